@@ -1,0 +1,5 @@
+//! geoexfil finds data exfiltration to unusual destinations in network telemetry.
+pub mod flow;
+pub mod job;
+pub mod read;
+pub mod skip;
