@@ -3,3 +3,7 @@ pub mod flow;
 pub mod job;
 pub mod read;
 pub mod skip;
+pub mod bucket;
+pub mod model;
+pub mod rule;
+pub mod score;

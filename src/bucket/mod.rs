@@ -1,0 +1,283 @@
+//! Bucketing: flows to per-bucket totals per over value.
+//!
+//! A *bucket* is the interval `[start, start + bucket_secs)` of event time. For every over value
+//! (a country code, a region, an address or a port, depending on the job) a bucket holds a
+//! [`PartitionBucket`]: the total bytes sent, the bytes carried by each influencer value, and the
+//! largest flows as evidence. Aggregates are plain sums, so partial aggregates built on different
+//! threads or machines [`merge`](BucketAggregate::merge) into the same totals in any order.
+//!
+//! [`clock`] decides when a bucket is complete: by event time, never by the end of a file.
+
+pub mod clock;
+
+use crate::job::FlowField;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Largest flows kept per bucket and over value as evidence for the analyst. Five is what fits
+/// in an alert without burying the explanation.
+pub const TOP_FLOWS_PER_PARTITION: usize = 5;
+
+/// Distinct values tracked per influencer field, per bucket and over value. Past this, the
+/// smallest values' bytes are pooled as overflow (and counted) so that a scan over millions of
+/// addresses cannot exhaust memory; the values that carry an anomaly are the large ones, and they
+/// are kept.
+pub const MAX_INFLUENCER_VALUES: usize = 512;
+
+/// One flow as it appears in evidence: enough to find it again in the sensor's logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowEvidence {
+    pub start_micros: i64,
+    pub source_ip: IpAddr,
+    pub destination_ip: IpAddr,
+    pub destination_port: Option<u16>,
+    pub transport: Option<String>,
+    pub bytes_sent: u64,
+    pub host_name: Option<String>,
+    pub process_name: Option<String>,
+}
+
+impl FlowEvidence {
+    /// Larger flows first; ties broken by every other field so the order is total and merges
+    /// are independent of arrival order.
+    fn rank_key(&self) -> impl Ord + '_ {
+        (
+            Reverse(self.bytes_sent),
+            self.start_micros,
+            self.source_ip,
+            self.destination_ip,
+            self.destination_port,
+            &self.transport,
+            &self.host_name,
+            &self.process_name,
+        )
+    }
+}
+
+/// Bytes per value of one influencer field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfluencerTotals {
+    pub bytes_by_value: BTreeMap<String, u64>,
+    /// Bytes of values dropped past [`MAX_INFLUENCER_VALUES`].
+    pub overflow_bytes: u64,
+}
+
+impl InfluencerTotals {
+    fn add(&mut self, value: &str, bytes: u64) {
+        match self.bytes_by_value.get_mut(value) {
+            Some(total) => *total += bytes,
+            None => {
+                self.bytes_by_value.insert(value.to_string(), bytes);
+                self.enforce_limit();
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &InfluencerTotals) {
+        for (value, &bytes) in &other.bytes_by_value {
+            *self.bytes_by_value.entry(value.clone()).or_insert(0) += bytes;
+        }
+        self.overflow_bytes += other.overflow_bytes;
+        self.enforce_limit();
+    }
+
+    fn enforce_limit(&mut self) {
+        while self.bytes_by_value.len() > MAX_INFLUENCER_VALUES {
+            let smallest = self
+                .bytes_by_value
+                .iter()
+                .min_by_key(|(value, &bytes)| (bytes, Reverse(value.as_str())))
+                .map(|(value, _)| value.clone())
+                .expect("map is over the limit, so not empty");
+            self.overflow_bytes += self.bytes_by_value.remove(&smallest).unwrap_or(0);
+        }
+    }
+}
+
+/// One over value's share of one bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionBucket {
+    pub bytes_sent: u64,
+    pub flow_count: u64,
+    pub influencers: BTreeMap<FlowField, InfluencerTotals>,
+    /// The largest flows, largest first, at most [`TOP_FLOWS_PER_PARTITION`].
+    pub top_flows: Vec<FlowEvidence>,
+}
+
+impl PartitionBucket {
+    /// Adds one flow with its influencer values.
+    pub fn add(&mut self, evidence: FlowEvidence, influencer_values: &[(FlowField, String)]) {
+        let bytes = evidence.bytes_sent;
+        self.bytes_sent += bytes;
+        self.flow_count += 1;
+        for (field, value) in influencer_values {
+            self.influencers.entry(*field).or_default().add(value, bytes);
+        }
+        self.insert_top_flow(evidence);
+    }
+
+    pub fn merge(&mut self, other: &PartitionBucket) {
+        self.bytes_sent += other.bytes_sent;
+        self.flow_count += other.flow_count;
+        for (field, totals) in &other.influencers {
+            self.influencers.entry(*field).or_default().merge(totals);
+        }
+        for flow in &other.top_flows {
+            self.insert_top_flow(flow.clone());
+        }
+    }
+
+    fn insert_top_flow(&mut self, flow: FlowEvidence) {
+        let full = self.top_flows.len() >= TOP_FLOWS_PER_PARTITION;
+        if full && self.top_flows.last().is_some_and(|last| last.rank_key() <= flow.rank_key()) {
+            return;
+        }
+        let at = self.top_flows.partition_point(|kept| kept.rank_key() <= flow.rank_key());
+        self.top_flows.insert(at, flow);
+        self.top_flows.truncate(TOP_FLOWS_PER_PARTITION);
+    }
+
+    /// Bytes carried by each value of `field`, largest first.
+    pub fn influencer_ranking(&self, field: FlowField) -> Vec<(&str, u64)> {
+        let mut ranked: Vec<(&str, u64)> = self
+            .influencers
+            .get(&field)
+            .map(|t| t.bytes_by_value.iter().map(|(v, &b)| (v.as_str(), b)).collect())
+            .unwrap_or_default();
+        ranked.sort_by_key(|&(value, bytes)| (Reverse(bytes), value));
+        ranked
+    }
+}
+
+/// All over values' totals for one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketAggregate {
+    pub bucket_start_secs: i64,
+    pub partitions: BTreeMap<String, PartitionBucket>,
+}
+
+impl BucketAggregate {
+    pub fn new(bucket_start_secs: i64) -> BucketAggregate {
+        BucketAggregate { bucket_start_secs, partitions: BTreeMap::new() }
+    }
+
+    pub fn partition_mut(&mut self, over_value: &str) -> &mut PartitionBucket {
+        if !self.partitions.contains_key(over_value) {
+            self.partitions.insert(over_value.to_string(), PartitionBucket::default());
+        }
+        self.partitions.get_mut(over_value).expect("inserted above")
+    }
+
+    /// Adds another partial aggregate of the same bucket.
+    pub fn merge(&mut self, other: &BucketAggregate) {
+        debug_assert_eq!(self.bucket_start_secs, other.bucket_start_secs);
+        for (value, partition) in &other.partitions {
+            self.partition_mut(value).merge(partition);
+        }
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.partitions.values().map(|p| p.bytes_sent).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(bytes: u64, last_octet: u8) -> FlowEvidence {
+        FlowEvidence {
+            start_micros: i64::from(last_octet) * 1_000_000,
+            source_ip: IpAddr::from([10, 0, 0, last_octet]),
+            destination_ip: IpAddr::from([8, 8, 8, 8]),
+            destination_port: Some(443),
+            transport: Some("tcp".into()),
+            bytes_sent: bytes,
+            host_name: None,
+            process_name: None,
+        }
+    }
+
+    fn add(bucket: &mut BucketAggregate, country: &str, bytes: u64, host: u8) {
+        let values = [(FlowField::SourceIp, format!("10.0.0.{host}"))];
+        bucket.partition_mut(country).add(evidence(bytes, host), &values);
+    }
+
+    #[test]
+    fn totals_and_influencer_bytes_add_up() {
+        let mut bucket = BucketAggregate::new(0);
+        add(&mut bucket, "US", 100, 1);
+        add(&mut bucket, "US", 250, 2);
+        add(&mut bucket, "US", 50, 1);
+        add(&mut bucket, "DE", 7, 3);
+        let us = &bucket.partitions["US"];
+        assert_eq!(us.bytes_sent, 400);
+        assert_eq!(us.flow_count, 3);
+        assert_eq!(
+            us.influencer_ranking(FlowField::SourceIp),
+            vec![("10.0.0.2", 250), ("10.0.0.1", 150)]
+        );
+        assert_eq!(bucket.total_bytes(), 407);
+        let top: Vec<u64> = us.top_flows.iter().map(|f| f.bytes_sent).collect();
+        assert_eq!(top, vec![250, 100, 50]);
+    }
+
+    #[test]
+    fn top_flows_keep_only_the_largest() {
+        let mut bucket = BucketAggregate::new(0);
+        for (i, bytes) in [5u64, 900, 3, 70, 70, 1000, 2, 800].into_iter().enumerate() {
+            add(&mut bucket, "NL", bytes, i as u8);
+        }
+        let top: Vec<u64> = bucket.partitions["NL"].top_flows.iter().map(|f| f.bytes_sent).collect();
+        assert_eq!(top, vec![1000, 900, 800, 70, 70]);
+    }
+
+    #[test]
+    fn influencer_values_past_the_limit_pool_into_overflow() {
+        let mut totals = InfluencerTotals::default();
+        for i in 0..(MAX_INFLUENCER_VALUES as u64 + 10) {
+            totals.add(&format!("v{i:05}"), 1000 + i);
+        }
+        assert_eq!(totals.bytes_by_value.len(), MAX_INFLUENCER_VALUES);
+        // The ten smallest values (1000..=1009 bytes) went to overflow.
+        assert_eq!(totals.overflow_bytes, (1000..1010).sum::<u64>());
+        assert!(totals.bytes_by_value.contains_key("v00521"));
+        assert!(!totals.bytes_by_value.contains_key("v00009"));
+    }
+
+    #[test]
+    fn merging_partial_aggregates_in_any_order_gives_the_same_result() {
+        let flows: Vec<(&str, u64, u8)> = vec![
+            ("US", 10, 1),
+            ("US", 4000, 2),
+            ("CN", 77, 3),
+            ("US", 10, 4),
+            ("CN", 5, 1),
+            ("RU", 123_456, 9),
+            ("US", 999, 7),
+            ("US", 1, 8),
+            ("US", 3, 6),
+        ];
+        let mut whole = BucketAggregate::new(0);
+        for &(c, b, h) in &flows {
+            add(&mut whole, c, b, h);
+        }
+        // Split into three shards in two different ways, merge in different orders.
+        for split in [[0usize, 3, 6], [0, 1, 8]] {
+            let mut shards = vec![BucketAggregate::new(0); 3];
+            for (i, &(c, b, h)) in flows.iter().enumerate() {
+                let shard = split.iter().rposition(|&s| i >= s).unwrap();
+                add(&mut shards[shard], c, b, h);
+            }
+            for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+                let mut merged = BucketAggregate::new(0);
+                for i in order {
+                    merged.merge(&shards[i]);
+                }
+                assert_eq!(merged, whole);
+            }
+        }
+    }
+}

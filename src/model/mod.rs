@@ -1,0 +1,364 @@
+//! The model: what normal outbound volume looks like for each over value.
+//!
+//! For every *over value* (a country, when the job splits on countries) a [`PartitionModel`]
+//! keeps a *baseline*: how often the value receives anything in a bucket (its *active share*)
+//! and, on the log scale, the level and spread of its bucket totals when it does. Buckets in
+//! which it received nothing count as zeros in the active share. A value with no history is
+//! judged against the [`PopulationModel`]: what over values usually receive in the buckets where
+//! they first appear. A large first transfer therefore stands out while a small one does not,
+//! and every baseline is shrunk toward that population prior until its own history outweighs it.
+//!
+//! Learning is online, one closed bucket at a time, and follows three rules:
+//! - *Forgetting.* Before each update, all remembered evidence is multiplied by
+//!   `exp(-forgetting_per_hour * bucket_hours)`. The default 0.001 per hour gives a memory of
+//!   about 1,000 hours (42 days).
+//! - *Robustness.* A bucket enters its baseline with weight 1 when its probability is at least
+//!   1e-3, 0.01 when it is at most 1e-5, and log-linearly in between, so an exfiltration barely
+//!   moves the baseline and a sustained one keeps scoring.
+//! - *Accepting change.* When an over value's buckets have been anomalous for
+//!   `change_acceptance_secs` (default 30 hours), its new level is taken as normal: from then on
+//!   its buckets enter at full weight until one is unremarkable again.
+//!
+//! Scoring is one-sided: the probability of a total at least as high as observed is
+//! `min(1, 2 * active_share * tail)`, where `tail` is the upper tail of the log-volume's
+//! predictive t distribution (see [`stats`]).
+
+pub mod stats;
+
+use crate::bucket::{BucketAggregate, PartitionBucket};
+use crate::job::JobConfig;
+use crate::score::record::{AnomalyRecord, Influence, ModelContext};
+use crate::score::{influence, record_score, MIN_REPORTED_INFLUENCE};
+use serde::{Deserialize, Serialize};
+use stats::{bytes_from_log, log_volume, NormalInverseGamma, Predictive, WeightedMoments};
+use std::collections::BTreeMap;
+
+/// Default memory decay: about 1,000 hours (42 days) of memory.
+pub const DEFAULT_FORGETTING_PER_HOUR: f64 = 0.001;
+
+/// Default time an anomaly must persist before it is accepted as the new normal.
+pub const DEFAULT_CHANGE_ACCEPTANCE_SECS: i64 = 30 * 3600;
+
+/// Default number of over values modelled. A country job needs about 250; a destination-IP job
+/// on a large network needs far more, so the limit is a setting.
+pub const DEFAULT_MAX_PARTITIONS: usize = 100_000;
+
+/// An over value counts as rarely active, and its active buckets teach the population prior,
+/// until it has had this many active buckets.
+pub const RARE_ACTIVE_BUCKETS: u64 = 4;
+
+/// The active share used in scores never drops below this. Rarity on its own should not
+/// make a bucket anomalous, only sharpen an unusual volume: with this floor, rarity alone can
+/// never bring the probability below 0.1.
+pub const MIN_SCORED_ACTIVE_SHARE: f64 = 0.05;
+
+/// Before any data, first appearances are assumed to be around 10 kB, with a spread of a factor
+/// of about 12 either way (2.5 on the log scale), believed as if from two observations: weak
+/// enough that the first real buckets replace it, and with tails heavy enough that nothing
+/// alerts from the assumption alone.
+const PRIOR_FIRST_SEEN_LOG_BYTES: f64 = 9.21;
+const PRIOR_FIRST_SEEN_LOG_VARIANCE: f64 = 6.25;
+const PRIOR_FIRST_SEEN_SHAPE: f64 = 1.0;
+
+/// A partition's prior borrows at most this much certainty about spread from the population
+/// (ten degrees of freedom' worth): the population says where new values usually sit, but each
+/// value's own spread must soon come from its own history.
+const MAX_PRIOR_SHAPE: f64 = 10.0;
+
+/// Probability at and above which a bucket updates its baseline at full weight.
+const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
+/// Probability at and below which a bucket updates its baseline at [`MIN_UPDATE_WEIGHT`].
+const MIN_WEIGHT_PROBABILITY: f64 = 1e-5;
+const MIN_UPDATE_WEIGHT: f64 = 0.01;
+
+/// Settings of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub forgetting_per_hour: f64,
+    pub change_acceptance_secs: i64,
+    pub max_partitions: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            forgetting_per_hour: DEFAULT_FORGETTING_PER_HOUR,
+            change_acceptance_secs: DEFAULT_CHANGE_ACCEPTANCE_SECS,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
+        }
+    }
+}
+
+/// The baseline of one over value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionModel {
+    /// Log bucket totals of the buckets in which the value received something.
+    pub volume: WeightedMoments,
+    /// Remembered weight of buckets with traffic.
+    pub active_weight: f64,
+    /// Remembered weight of all buckets since the value was first seen.
+    pub observed_weight: f64,
+    pub first_seen_secs: i64,
+    pub active_buckets: u64,
+    pub observed_buckets: u64,
+    /// Start of the first bucket of the current run of anomalous buckets.
+    pub anomalous_since_secs: Option<i64>,
+}
+
+impl PartitionModel {
+    fn new(first_seen_secs: i64) -> PartitionModel {
+        PartitionModel {
+            volume: WeightedMoments::default(),
+            active_weight: 0.0,
+            observed_weight: 0.0,
+            first_seen_secs,
+            active_buckets: 0,
+            observed_buckets: 0,
+            anomalous_since_secs: None,
+        }
+    }
+
+    /// Share of buckets with traffic, with one active and one quiet pseudo-bucket as prior.
+    pub fn active_share(&self) -> f64 {
+        (self.active_weight + 1.0) / (self.observed_weight + 2.0)
+    }
+}
+
+/// What over values usually receive when they first appear.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PopulationModel {
+    /// Log bucket totals of rarely active over values' active buckets.
+    pub first_volumes: WeightedMoments,
+}
+
+impl PopulationModel {
+    /// The belief about a new value's log bucket total.
+    fn first_seen_belief(&self) -> NormalInverseGamma {
+        NormalInverseGamma::with_predictive(
+            PRIOR_FIRST_SEEN_LOG_BYTES,
+            PRIOR_FIRST_SEEN_LOG_VARIANCE,
+            PRIOR_FIRST_SEEN_SHAPE,
+        )
+        .updated(&self.first_volumes)
+    }
+
+    /// The prior every partition's baseline starts from: it predicts for a new value exactly
+    /// what the population predicts.
+    pub fn partition_prior(&self) -> NormalInverseGamma {
+        let belief = self.first_seen_belief();
+        let predictive = belief.predictive();
+        NormalInverseGamma::with_predictive(
+            predictive.centre,
+            predictive.scale * predictive.scale,
+            belief.shape.min(MAX_PRIOR_SHAPE),
+        )
+    }
+}
+
+/// How one over value is judged in one bucket: the predictive distribution of its log total
+/// when it receives something, and how often it does.
+#[derive(Debug, Clone, Copy)]
+struct Judgement {
+    predictive: Predictive,
+    active_share: f64,
+}
+
+impl Judgement {
+    fn probability(&self, bytes: u64) -> f64 {
+        if bytes == 0 {
+            return 1.0;
+        }
+        let share = self.active_share.max(MIN_SCORED_ACTIVE_SHARE);
+        let tail = self.predictive.upper_tail(log_volume(bytes as f64));
+        (2.0 * share * tail).min(1.0)
+    }
+
+    /// The median of the bucket total: zero when the value is quiet in at least half the
+    /// buckets, else the matching quantile of the active-bucket distribution.
+    fn typical_bytes(&self) -> f64 {
+        if self.active_share <= 0.5 {
+            return 0.0;
+        }
+        let quantile = 1.0 - 0.5 / self.active_share;
+        bytes_from_log(self.predictive.quantile(quantile)).round()
+    }
+}
+
+/// Weight of a bucket with probability `p` in its baseline update.
+fn update_weight(p: f64) -> f64 {
+    if p >= FULL_WEIGHT_PROBABILITY {
+        1.0
+    } else if p <= MIN_WEIGHT_PROBABILITY {
+        MIN_UPDATE_WEIGHT
+    } else {
+        let span = (FULL_WEIGHT_PROBABILITY / MIN_WEIGHT_PROBABILITY).ln();
+        let position = (p / MIN_WEIGHT_PROBABILITY).ln() / span;
+        (MIN_UPDATE_WEIGHT.ln() * (1.0 - position)).exp()
+    }
+}
+
+/// Every over value's baseline and the population prior of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSet {
+    pub config: ModelConfig,
+    pub partitions: BTreeMap<String, PartitionModel>,
+    pub population: PopulationModel,
+    /// Over values seen after [`ModelConfig::max_partitions`] was reached: scored against the
+    /// population prior but not remembered.
+    pub untracked_values: u64,
+}
+
+impl ModelSet {
+    pub fn new(config: ModelConfig) -> ModelSet {
+        ModelSet {
+            config,
+            partitions: BTreeMap::new(),
+            population: PopulationModel::default(),
+            untracked_values: 0,
+        }
+    }
+
+    fn judgement(&self, prior: &NormalInverseGamma, over_value: &str) -> Judgement {
+        match self.partitions.get(over_value) {
+            Some(model) => Judgement {
+                predictive: prior.updated(&model.volume).predictive(),
+                active_share: model.active_share(),
+            },
+            // A value never seen: judged on volume alone, against what first appearances
+            // usually carry. An active share of one half makes the probability the plain tail.
+            None => Judgement { predictive: prior.predictive(), active_share: 0.5 },
+        }
+    }
+
+    /// Scores every over value of a closed bucket, then learns from it. Returns one record per
+    /// over value with traffic, in over-value order. A bucket without any traffic is taken as a
+    /// gap in collection and changes nothing.
+    pub fn process_bucket(
+        &mut self,
+        job: &JobConfig,
+        bucket: &BucketAggregate,
+        available_secs: i64,
+    ) -> Vec<AnomalyRecord> {
+        if bucket.total_bytes() == 0 {
+            return Vec::new();
+        }
+        let prior = self.population.partition_prior();
+        let first_seen_median_bytes = bytes_from_log(prior.predictive().centre).round();
+        let mut records = Vec::with_capacity(bucket.partitions.len());
+        for (over_value, partition) in &bucket.partitions {
+            let judgement = self.judgement(&prior, over_value);
+            let probability = judgement.probability(partition.bytes_sent);
+            let context = match self.partitions.get(over_value) {
+                Some(model) => ModelContext {
+                    first_seen: false,
+                    first_seen_secs: model.first_seen_secs,
+                    active_buckets: model.active_buckets,
+                    observed_buckets: model.observed_buckets,
+                    active_share: model.active_share(),
+                    first_seen_median_bytes,
+                },
+                None => ModelContext {
+                    first_seen: true,
+                    first_seen_secs: bucket.bucket_start_secs,
+                    active_buckets: 0,
+                    observed_buckets: 0,
+                    active_share: 0.0,
+                    first_seen_median_bytes,
+                },
+            };
+            records.push(AnomalyRecord {
+                job_id: job.job_id.clone(),
+                bucket_start_secs: bucket.bucket_start_secs,
+                bucket_secs: job.bucket_secs,
+                over_field: job.over_field,
+                over_value: over_value.clone(),
+                actual_bytes: partition.bytes_sent,
+                typical_bytes: judgement.typical_bytes(),
+                probability,
+                record_score: record_score(probability),
+                flow_count: partition.flow_count,
+                influencers: influencers(job, partition, &judgement, probability),
+                top_flows: partition.top_flows.clone(),
+                context,
+                available_secs,
+            });
+        }
+        self.learn(job, bucket, &records);
+        records
+    }
+
+    fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
+        let bucket_hours = job.bucket_secs as f64 / 3600.0;
+        let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
+        self.population.first_volumes.forget(keep);
+        for model in self.partitions.values_mut() {
+            model.volume.forget(keep);
+            model.active_weight *= keep;
+            model.observed_weight = model.observed_weight * keep + 1.0;
+            model.observed_buckets += 1;
+        }
+        for record in records {
+            let log_bytes = log_volume(record.actual_bytes as f64);
+            let mut weight = update_weight(record.probability);
+            if !self.partitions.contains_key(&record.over_value) {
+                if self.partitions.len() >= self.config.max_partitions {
+                    self.untracked_values += 1;
+                    self.population.first_volumes.add(log_bytes, weight);
+                    continue;
+                }
+                let mut model = PartitionModel::new(bucket.bucket_start_secs);
+                model.observed_weight = 1.0;
+                model.observed_buckets = 1;
+                self.partitions.insert(record.over_value.clone(), model);
+            }
+            let model = self.partitions.get_mut(&record.over_value).expect("inserted above");
+            if record.probability < FULL_WEIGHT_PROBABILITY {
+                let since = *model.anomalous_since_secs.get_or_insert(bucket.bucket_start_secs);
+                if bucket.bucket_start_secs - since >= self.config.change_acceptance_secs {
+                    weight = 1.0;
+                }
+            } else {
+                model.anomalous_since_secs = None;
+            }
+            if model.active_buckets < RARE_ACTIVE_BUCKETS {
+                self.population.first_volumes.add(log_bytes, weight);
+            }
+            model.volume.add(log_bytes, weight);
+            model.active_weight += weight;
+            model.active_buckets += 1;
+        }
+    }
+}
+
+/// The influencers of one record: for each influencer field, the values that carried the
+/// anomaly, most influential first.
+fn influencers(
+    job: &JobConfig,
+    partition: &PartitionBucket,
+    judgement: &Judgement,
+    probability: f64,
+) -> Vec<Influence> {
+    let mut found = Vec::new();
+    for &field in &job.influencers {
+        for (rank, (value, bytes)) in partition.influencer_ranking(field).into_iter().enumerate() {
+            let without = judgement.probability(partition.bytes_sent - bytes);
+            let value_influence = influence(probability, without);
+            // Values are ranked by bytes and influence grows with bytes, so once one falls
+            // below the reporting floor every later one does too.
+            if rank > 0 && value_influence < MIN_REPORTED_INFLUENCE {
+                break;
+            }
+            found.push(Influence {
+                field,
+                value: value.to_string(),
+                influence: value_influence,
+                bytes_sent: bytes,
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;
