@@ -347,6 +347,75 @@ pub(crate) mod tests {
         assert_eq!(location.city_name, None);
     }
 
+    /// An MMDB string: type 2 in the top three bits of the control byte, then the bytes.
+    fn mmdb_str(text: &str) -> Vec<u8> {
+        assert!(text.len() < 29, "longer strings need a size byte");
+        let mut out = vec![0x40 | text.len() as u8];
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+
+    /// An MMDB map (type 7) of string keys to already encoded values.
+    fn mmdb_map(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![0xe0 | entries.len() as u8];
+        for (key, value) in entries {
+            out.extend(mmdb_str(key));
+            out.extend_from_slice(value);
+        }
+        out
+    }
+
+    /// An IPv4 database of one node whose two halves of the address space share `record`.
+    fn one_record_mmdb(record: &[u8]) -> Vec<u8> {
+        // Record value node_count + 16 + 0 points at offset 0 of the data section.
+        let mut out = vec![0, 0, 17, 0, 0, 17];
+        out.extend([0; 16]);
+        out.extend_from_slice(record);
+        out.extend(b"\xab\xcd\xefMaxMind.com");
+        out.extend(mmdb_map(&[
+            ("binary_format_major_version", vec![0xa1, 2]),
+            ("binary_format_minor_version", vec![0xa0]),
+            ("build_epoch", vec![0x00, 0x02]),
+            ("database_type", mmdb_str("city ipv4")),
+            ("description", vec![0xe0]),
+            ("ip_version", vec![0xa1, 4]),
+            ("languages", vec![0x00, 0x04]),
+            ("node_count", vec![0xc1, 1]),
+            ("record_size", vec![0xa1, 24]),
+        ]));
+        out
+    }
+
+    #[test]
+    fn flat_layout_with_region_and_city() {
+        let record = mmdb_map(&[
+            ("city", mmdb_str("Munich")),
+            ("country_code", mmdb_str("DE")),
+            ("state1", mmdb_str("Bavaria")),
+            ("state2", mmdb_str("Upper Bavaria")),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("city.mmdb");
+        std::fs::write(&path, one_record_mmdb(&record)).unwrap();
+        let db = GeoDb::open(&path).unwrap();
+        assert_eq!(db.info().build_date, "1970-01-01");
+        assert_eq!(db.info().source, path.display().to_string());
+        assert_eq!(
+            db.lookup(ip("5.1.2.3")).unwrap(),
+            GeoLocation {
+                country_iso_code: "DE".to_string(),
+                country_name: owned("Germany"),
+                continent_code: owned("EU"),
+                continent_name: owned("Europe"),
+                region_name: owned("Bavaria"),
+                city_name: owned("Munich"),
+            }
+        );
+        // An IPv4-only database has no IPv6 space; IPv4-mapped addresses still resolve.
+        assert_eq!(db.lookup(ip("2001:4860::1")), None);
+        assert_eq!(db.lookup(ip("::ffff:5.1.2.3")).unwrap().city_name, owned("Munich"));
+    }
+
     #[test]
     fn open_errors_name_the_path_and_the_problem() {
         let missing = fixture("no-such.mmdb");
