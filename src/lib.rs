@@ -1,4 +1,6 @@
 //! geoexfil finds data exfiltration to unusual destinations in network telemetry.
+pub mod enrich;
+pub mod filter;
 pub mod flow;
 pub mod job;
 pub mod read;

@@ -1,0 +1,313 @@
+//! GeoIP enrichment: giving every counted flow's destination a location.
+//!
+//! The *location* of a flow is where its destination address is used: a country code and, when
+//! known, names down to the city (see [`geoip`]). A destination the database has no country for
+//! gets the *unknown location*, country code [`UNKNOWN_COUNTRY_CODE`] ("Unknown", the ISO 3166
+//! user-assigned code for an unknown region) with no continent: the flow still counts, under
+//! that code, and is never dropped. *Event geo* is the `destination.geo` a sensor already put on
+//! the flow; it is used as given unless the user asks to re-resolve, since the sensor may hold a
+//! better database than the built-in one. The bytes a flow adds to its country beyond what that
+//! country usually receives are its *over value*; they are computed later from the location
+//! chosen here, so every flow to one address must get the same location within a run.
+
+pub mod country;
+pub mod geoip;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use geoip::{GeoDb, GeoDbError, GeoDbInfo, GeoLocation};
+
+use crate::filter::networks::canonical;
+use crate::flow::{Flow, GeoFields};
+
+/// The country code of the unknown location.
+pub const UNKNOWN_COUNTRY_CODE: &str = "ZZ";
+
+/// The country name of the unknown location.
+pub const UNKNOWN_COUNTRY_NAME: &str = "Unknown";
+
+/// Addresses whose location is remembered. An entry costs about 50 bytes because equal
+/// locations are shared, so a full cache stays near 60 MB while covering the distinct
+/// destinations of a large site's day of traffic.
+pub const DEFAULT_CACHE_ENTRIES: usize = 1_000_000;
+
+/// Where a location came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LocationSource {
+    /// The geo fields that came with the event.
+    Event,
+    /// The GeoIP database.
+    Database,
+    /// Neither knew the destination: the unknown location.
+    Unknown,
+}
+
+/// The location chosen for one flow's destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub location: Arc<GeoLocation>,
+    pub source: LocationSource,
+}
+
+impl Located {
+    pub fn is_unknown(&self) -> bool {
+        self.source == LocationSource::Unknown
+    }
+}
+
+/// What the enricher did, for the run summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnrichStats {
+    /// Destinations looked up in the database (cache misses).
+    pub lookups: u64,
+    /// Destinations answered from the cache.
+    pub cache_hits: u64,
+    /// Flows given the unknown location.
+    pub unknown: u64,
+    /// Flows located from their event geo.
+    pub from_event: u64,
+    /// Lookups not cached because the cache was full.
+    pub cache_full: u64,
+    /// Lookups that failed on a damaged record; those flows count as unknown too.
+    pub lookup_errors: u64,
+}
+
+/// Locates flow destinations, remembering each address's answer.
+#[derive(Debug)]
+pub struct Enricher {
+    db: GeoDb,
+    cache: HashMap<IpAddr, Option<Arc<GeoLocation>>>,
+    /// One shared copy of each distinct location, so cache entries stay small.
+    interned: HashSet<Arc<GeoLocation>>,
+    cache_limit_entries: usize,
+    use_event_geo: bool,
+    unknown: Arc<GeoLocation>,
+    stats: EnrichStats,
+}
+
+impl Enricher {
+    /// An enricher that uses event geo and caches up to [`DEFAULT_CACHE_ENTRIES`] addresses.
+    pub fn new(db: GeoDb) -> Enricher {
+        Enricher {
+            db,
+            cache: HashMap::new(),
+            interned: HashSet::new(),
+            cache_limit_entries: DEFAULT_CACHE_ENTRIES,
+            use_event_geo: true,
+            unknown: Arc::new(unknown_location()),
+            stats: EnrichStats::default(),
+        }
+    }
+
+    pub fn with_cache_limit(mut self, entries: usize) -> Enricher {
+        self.cache_limit_entries = entries;
+        self
+    }
+
+    /// `false` re-resolves every destination in the database, ignoring event geo.
+    pub fn with_event_geo(mut self, use_event_geo: bool) -> Enricher {
+        self.use_event_geo = use_event_geo;
+        self
+    }
+
+    pub fn db(&self) -> &GeoDb {
+        &self.db
+    }
+
+    pub fn stats(&self) -> EnrichStats {
+        self.stats
+    }
+
+    pub fn locate(&mut self, flow: &Flow) -> Located {
+        if self.use_event_geo {
+            if let Some(location) = flow.destination_geo.as_ref().and_then(event_location) {
+                self.stats.from_event += 1;
+                return Located { location: Arc::new(location), source: LocationSource::Event };
+            }
+        }
+        match self.cached_lookup(canonical(flow.destination_ip)) {
+            Some(location) => Located { location, source: LocationSource::Database },
+            None => {
+                self.stats.unknown += 1;
+                Located { location: Arc::clone(&self.unknown), source: LocationSource::Unknown }
+            }
+        }
+    }
+
+    fn cached_lookup(&mut self, ip: IpAddr) -> Option<Arc<GeoLocation>> {
+        if let Some(cached) = self.cache.get(&ip) {
+            self.stats.cache_hits += 1;
+            return cached.clone();
+        }
+        self.stats.lookups += 1;
+        let found = self.db.try_lookup(ip).unwrap_or_else(|_| {
+            self.stats.lookup_errors += 1;
+            None
+        });
+        if self.cache.len() >= self.cache_limit_entries {
+            self.stats.cache_full += 1;
+            return found.map(Arc::new);
+        }
+        let shared = found.map(|location| self.intern(location));
+        self.cache.insert(ip, shared.clone());
+        shared
+    }
+
+    fn intern(&mut self, location: GeoLocation) -> Arc<GeoLocation> {
+        if let Some(shared) = self.interned.get(&location) {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(location);
+        self.interned.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
+/// The unknown location: country [`UNKNOWN_COUNTRY_CODE`], nothing else known.
+pub fn unknown_location() -> GeoLocation {
+    GeoLocation {
+        country_iso_code: UNKNOWN_COUNTRY_CODE.to_string(),
+        country_name: Some(UNKNOWN_COUNTRY_NAME.to_string()),
+        continent_code: None,
+        continent_name: None,
+        region_name: None,
+        city_name: None,
+    }
+}
+
+/// The event's own geo, when it names a country; missing names come from the ISO data.
+fn event_location(geo: &GeoFields) -> Option<GeoLocation> {
+    let iso_code = geo.country_iso_code.as_deref().map(str::trim).filter(|c| !c.is_empty())?;
+    let given = |field: &Option<String>| {
+        field.as_deref().map(str::trim).filter(|text| !text.is_empty()).map(str::to_string)
+    };
+    let mut location = GeoLocation {
+        country_iso_code: iso_code.to_ascii_uppercase(),
+        country_name: given(&geo.country_name),
+        continent_code: None,
+        continent_name: given(&geo.continent_name),
+        region_name: given(&geo.region_name),
+        city_name: given(&geo.city_name),
+    };
+    location.fill_from_iso_data();
+    Some(location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::geoip::tests::fixture;
+    use super::*;
+
+    fn flow_to(destination: &str) -> Flow {
+        Flow::new(0, "10.0.0.5".parse().unwrap(), destination.parse().unwrap(), Some(100))
+    }
+
+    fn embedded() -> Enricher {
+        Enricher::new(GeoDb::embedded().unwrap())
+    }
+
+    fn geo(country: &str) -> GeoFields {
+        GeoFields { country_iso_code: Some(country.to_string()), ..GeoFields::default() }
+    }
+
+    #[test]
+    fn destination_without_a_record_gets_the_unknown_location() {
+        let mut enricher = Enricher::new(GeoDb::open(fixture("GeoIP2-City-Test.mmdb")).unwrap());
+        let located = enricher.locate(&flow_to("8.8.8.8"));
+        assert!(located.is_unknown());
+        assert_eq!(located.location.country_iso_code, "ZZ");
+        assert_eq!(located.location.country_name.as_deref(), Some("Unknown"));
+        assert_eq!(located.location.continent_code, None);
+        assert_eq!(located.location.continent_name, None);
+        assert_eq!(enricher.stats().unknown, 1);
+    }
+
+    #[test]
+    fn database_location_for_a_public_destination() {
+        let mut enricher = embedded();
+        let located = enricher.locate(&flow_to("8.8.8.8"));
+        assert_eq!(located.source, LocationSource::Database);
+        assert_eq!(*located.location, GeoLocation::from_country_code("US"));
+    }
+
+    #[test]
+    fn event_geo_is_used_and_completed_from_iso_data() {
+        let mut flow = flow_to("8.8.8.8");
+        flow.destination_geo =
+            Some(GeoFields { city_name: Some("Stockholm".to_string()), ..geo("se") });
+        let mut enricher = embedded();
+        let located = enricher.locate(&flow);
+        assert_eq!(located.source, LocationSource::Event);
+        assert_eq!(
+            *located.location,
+            GeoLocation {
+                country_iso_code: "SE".to_string(),
+                country_name: Some("Sweden".to_string()),
+                continent_code: Some("EU".to_string()),
+                continent_name: Some("Europe".to_string()),
+                region_name: None,
+                city_name: Some("Stockholm".to_string()),
+            }
+        );
+        let stats = enricher.stats();
+        assert_eq!((stats.from_event, stats.lookups), (1, 0));
+    }
+
+    #[test]
+    fn event_names_win_over_iso_data() {
+        let mut flow = flow_to("8.8.8.8");
+        flow.destination_geo =
+            Some(GeoFields { country_name: Some("United States".to_string()), ..geo("US") });
+        let located = embedded().locate(&flow);
+        assert_eq!(located.location.country_name.as_deref(), Some("United States"));
+        assert_eq!(located.location.continent_name.as_deref(), Some("North America"));
+    }
+
+    #[test]
+    fn event_geo_is_re_resolved_when_asked_or_without_a_country() {
+        let mut flow = flow_to("8.8.8.8");
+        flow.destination_geo = Some(geo("SE"));
+        let mut enricher = embedded().with_event_geo(false);
+        let located = enricher.locate(&flow);
+        assert_eq!(located.source, LocationSource::Database);
+        assert_eq!(located.location.country_iso_code, "US");
+
+        flow.destination_geo = Some(GeoFields { city_name: Some("Oslo".into()), ..geo(" ") });
+        let located = embedded().locate(&flow);
+        assert_eq!(located.source, LocationSource::Database);
+        assert_eq!(located.location.country_iso_code, "US");
+    }
+
+    #[test]
+    fn repeated_destinations_are_answered_from_the_cache() {
+        let mut enricher = embedded();
+        for destination in
+            ["8.8.8.8", "8.8.8.8", "::ffff:8.8.8.8", "1.1.1.1", "10.9.9.9", "10.9.9.9"]
+        {
+            enricher.locate(&flow_to(destination));
+        }
+        let stats = enricher.stats();
+        assert_eq!((stats.lookups, stats.cache_hits), (3, 3));
+        assert_eq!((stats.unknown, stats.cache_full, stats.lookup_errors), (2, 0, 0));
+    }
+
+    #[test]
+    fn equal_locations_share_one_copy() {
+        let mut enricher = embedded();
+        let first = enricher.locate(&flow_to("8.8.8.8")).location;
+        let second = enricher.locate(&flow_to("8.8.4.4")).location;
+        assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[test]
+    fn a_full_cache_stops_caching_and_says_so() {
+        let mut enricher = embedded().with_cache_limit(1);
+        for destination in ["8.8.8.8", "1.1.1.1", "1.1.1.1", "8.8.8.8"] {
+            assert_eq!(enricher.locate(&flow_to(destination)).source, LocationSource::Database);
+        }
+        let stats = enricher.stats();
+        assert_eq!((stats.lookups, stats.cache_hits, stats.cache_full), (3, 1, 2));
+    }
+}
