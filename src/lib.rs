@@ -9,3 +9,6 @@ pub mod bucket;
 pub mod model;
 pub mod rule;
 pub mod score;
+pub mod detect;
+pub mod normalise;
+pub mod output;

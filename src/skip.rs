@@ -46,11 +46,13 @@ pub enum SkipReason {
     TooLate,
     /// The flow belongs to input that an earlier run already processed.
     AlreadyProcessed,
+    /// The flow has no value for the job's over field (no region in a country-only database).
+    OverFieldMissing,
 }
 
 impl SkipReason {
     /// Every reason, in the order the run summary prints them.
-    pub const ALL: [SkipReason; 17] = [
+    pub const ALL: [SkipReason; 18] = [
         SkipReason::MalformedLine,
         SkipReason::MissingField,
         SkipReason::BadValue,
@@ -68,6 +70,7 @@ impl SkipReason {
         SkipReason::Duplicate,
         SkipReason::TooLate,
         SkipReason::AlreadyProcessed,
+        SkipReason::OverFieldMissing,
     ];
 
     /// Stable snake_case name used in summaries, JSON and the state database.
@@ -90,6 +93,7 @@ impl SkipReason {
             SkipReason::Duplicate => "duplicate",
             SkipReason::TooLate => "too_late",
             SkipReason::AlreadyProcessed => "already_processed",
+            SkipReason::OverFieldMissing => "over_field_missing",
         }
     }
 

@@ -31,7 +31,7 @@ use crate::score::record::{AnomalyRecord, Influence, ModelContext};
 use crate::score::{influence, record_score, MIN_REPORTED_INFLUENCE};
 use serde::{Deserialize, Serialize};
 use stats::{bytes_from_log, log_volume, NormalInverseGamma, Predictive, WeightedMoments};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Default memory decay: about 1,000 hours (42 days) of memory.
 pub const DEFAULT_FORGETTING_PER_HOUR: f64 = 0.001;
@@ -43,26 +43,21 @@ pub const DEFAULT_CHANGE_ACCEPTANCE_SECS: i64 = 30 * 3600;
 /// on a large network needs far more, so the limit is a setting.
 pub const DEFAULT_MAX_PARTITIONS: usize = 100_000;
 
-/// An over value counts as rarely active, and its active buckets teach the population prior,
-/// until it has had this many active buckets.
-pub const RARE_ACTIVE_BUCKETS: u64 = 4;
-
 /// The active share used in scores never drops below this. Rarity on its own should not
 /// make a bucket anomalous, only sharpen an unusual volume: with this floor, rarity alone can
 /// never bring the probability below 0.1.
 pub const MIN_SCORED_ACTIVE_SHARE: f64 = 0.05;
 
-/// Before any data, first appearances are assumed to be around 10 kB, with a spread of a factor
-/// of about 12 either way (2.5 on the log scale), believed as if from two observations: weak
-/// enough that the first real buckets replace it, and with tails heavy enough that nothing
-/// alerts from the assumption alone.
+/// Before any first appearance has been seen, they are assumed to be around 10 kB, with a spread
+/// of a factor of about 12 either way (2.5 on the log scale), believed as if from two
+/// observations: tails heavy enough that nothing alerts from the assumption alone.
 const PRIOR_FIRST_SEEN_LOG_BYTES: f64 = 9.21;
 const PRIOR_FIRST_SEEN_LOG_VARIANCE: f64 = 6.25;
 const PRIOR_FIRST_SEEN_SHAPE: f64 = 1.0;
 
-/// A partition's prior borrows at most this much certainty about spread from the population
-/// (ten degrees of freedom' worth): the population says where new values usually sit, but each
-/// value's own spread must soon come from its own history.
+/// The population prior carries at most this much certainty about spread (twenty degrees of
+/// freedom): the population says where new values usually sit, but each value's own spread must
+/// soon come from its own history.
 const MAX_PRIOR_SHAPE: f64 = 10.0;
 
 /// Probability at and above which a bucket updates its baseline at full weight.
@@ -125,35 +120,73 @@ impl PartitionModel {
     }
 }
 
-/// What over values usually receive when they first appear.
+/// What over values usually receive in the bucket in which they first appear.
+///
+/// The population keeps the log totals of the most recent first appearances (at most
+/// [`POPULATION_SAMPLE_SIZE`]) with their update weights, and summarises them robustly by the
+/// weighted median and the median absolute deviation. Robust statistics matter here: when a job
+/// starts, every over value appears for the first time, the busiest ones included, and a few
+/// huge first totals must not widen what "new" looks like.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PopulationModel {
-    /// Log bucket totals of rarely active over values' active buckets.
-    pub first_volumes: WeightedMoments,
+    /// `(log total, weight)` of recent first appearances, oldest first.
+    pub first_appearances: VecDeque<(f64, f64)>,
 }
 
+/// First appearances remembered by the population. 512 is enough for a stable median and
+/// spread, and old enough appearances should be forgotten as the network changes.
+pub const POPULATION_SAMPLE_SIZE: usize = 512;
+
+/// Converts a median absolute deviation to the standard deviation of a normal distribution.
+const MAD_TO_SD: f64 = 1.4826;
+
+/// The population's spread is never taken as narrower than this on the log scale (a factor of
+/// about 2.7): a handful of equally sized first appearances must not make every other size look
+/// impossible.
+const MIN_POPULATION_LOG_SD: f64 = 1.0;
+
 impl PopulationModel {
-    /// The belief about a new value's log bucket total.
-    fn first_seen_belief(&self) -> NormalInverseGamma {
-        NormalInverseGamma::with_predictive(
-            PRIOR_FIRST_SEEN_LOG_BYTES,
-            PRIOR_FIRST_SEEN_LOG_VARIANCE,
-            PRIOR_FIRST_SEEN_SHAPE,
-        )
-        .updated(&self.first_volumes)
+    fn record_first_appearance(&mut self, log_bytes: f64, weight: f64) {
+        if self.first_appearances.len() == POPULATION_SAMPLE_SIZE {
+            self.first_appearances.pop_front();
+        }
+        self.first_appearances.push_back((log_bytes, weight));
     }
 
-    /// The prior every partition's baseline starts from: it predicts for a new value exactly
-    /// what the population predicts.
+    /// The prior every partition's baseline starts from. Before any data, a weak assumption;
+    /// afterwards, a t distribution centred on the weighted median of first appearances, with
+    /// their robust spread and as many degrees of freedom as the sample's weight supports
+    /// (at most [`MAX_PRIOR_SHAPE`] times two).
     pub fn partition_prior(&self) -> NormalInverseGamma {
-        let belief = self.first_seen_belief();
-        let predictive = belief.predictive();
-        NormalInverseGamma::with_predictive(
-            predictive.centre,
-            predictive.scale * predictive.scale,
-            belief.shape.min(MAX_PRIOR_SHAPE),
-        )
+        let weight: f64 = self.first_appearances.iter().map(|&(_, w)| w).sum();
+        if weight < 1.0 {
+            return NormalInverseGamma::with_predictive(
+                PRIOR_FIRST_SEEN_LOG_BYTES,
+                PRIOR_FIRST_SEEN_LOG_VARIANCE,
+                PRIOR_FIRST_SEEN_SHAPE,
+            );
+        }
+        let median = weighted_median(self.first_appearances.iter().copied());
+        let deviations = self.first_appearances.iter().map(|&(v, w)| ((v - median).abs(), w));
+        let spread = (MAD_TO_SD * weighted_median(deviations)).max(MIN_POPULATION_LOG_SD);
+        let shape = (PRIOR_FIRST_SEEN_SHAPE + weight / 2.0).min(MAX_PRIOR_SHAPE);
+        NormalInverseGamma::with_predictive(median, spread * spread, shape)
     }
+}
+
+/// The value below which half of the total weight lies.
+fn weighted_median(values: impl Iterator<Item = (f64, f64)>) -> f64 {
+    let mut sorted: Vec<(f64, f64)> = values.collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let half = sorted.iter().map(|&(_, w)| w).sum::<f64>() / 2.0;
+    let mut seen = 0.0;
+    for &(value, weight) in &sorted {
+        seen += weight;
+        if seen >= half {
+            return value;
+        }
+    }
+    sorted.last().map_or(0.0, |&(value, _)| value)
 }
 
 /// How one over value is judged in one bucket: the predictive distribution of its log total
@@ -291,7 +324,6 @@ impl ModelSet {
     fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
         let bucket_hours = job.bucket_secs as f64 / 3600.0;
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
-        self.population.first_volumes.forget(keep);
         for model in self.partitions.values_mut() {
             model.volume.forget(keep);
             model.active_weight *= keep;
@@ -304,9 +336,9 @@ impl ModelSet {
             if !self.partitions.contains_key(&record.over_value) {
                 if self.partitions.len() >= self.config.max_partitions {
                     self.untracked_values += 1;
-                    self.population.first_volumes.add(log_bytes, weight);
                     continue;
                 }
+                self.population.record_first_appearance(log_bytes, weight);
                 let mut model = PartitionModel::new(bucket.bucket_start_secs);
                 model.observed_weight = 1.0;
                 model.observed_buckets = 1;
@@ -320,9 +352,6 @@ impl ModelSet {
                 }
             } else {
                 model.anomalous_since_secs = None;
-            }
-            if model.active_buckets < RARE_ACTIVE_BUCKETS {
-                self.population.first_volumes.add(log_bytes, weight);
             }
             model.volume.add(log_bytes, weight);
             model.active_weight += weight;

@@ -1,0 +1,190 @@
+//! Behaviour of the baseline model on seeded synthetic series with known answers.
+
+use super::*;
+use crate::bucket::{BucketAggregate, FlowEvidence};
+use crate::job::FlowField;
+use std::net::IpAddr;
+
+const BUCKET: i64 = 3 * 3600;
+const MB: u64 = 1_000_000;
+
+/// A small deterministic generator, so the series are the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// A log-normal value with the given median and log-scale spread.
+    fn log_normal(&mut self, median: f64, sigma: f64) -> u64 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        (median * (sigma * normal).exp()).round().max(1.0) as u64
+    }
+}
+
+fn bucket(index: i64, totals: &[(&str, u64)]) -> BucketAggregate {
+    let mut aggregate = BucketAggregate::new(index * BUCKET);
+    for &(country, bytes) in totals {
+        let evidence = FlowEvidence {
+            start_micros: index * BUCKET * 1_000_000,
+            source_ip: IpAddr::from([10, 0, 0, 1]),
+            destination_ip: IpAddr::from([203, 0, 114, 1]),
+            destination_port: Some(443),
+            transport: Some("tcp".into()),
+            bytes_sent: bytes,
+            host_name: None,
+            process_name: None,
+        };
+        let values = [(FlowField::SourceIp, "10.0.0.1".to_string())];
+        aggregate.partition_mut(country).add(evidence, &values);
+    }
+    aggregate
+}
+
+/// An organisation's ordinary week: a few busy countries every bucket, a long tail of
+/// countries that appear now and then with small totals.
+fn background(rng: &mut Lcg, index: i64) -> Vec<(String, u64)> {
+    let mut totals = vec![
+        ("US".to_string(), rng.log_normal(80.0 * MB as f64, 1.0)),
+        ("DE".to_string(), rng.log_normal(5.0 * MB as f64, 1.0)),
+        ("NL".to_string(), rng.log_normal(1.0 * MB as f64, 1.2)),
+    ];
+    // A new rarely-contacted country every few buckets, with a few kilobytes.
+    if index % 3 == 0 {
+        totals.push((format!("T{index:03}"), rng.log_normal(20_000.0, 1.5)));
+    }
+    totals
+}
+
+fn run(models: &mut ModelSet, index: i64, totals: &[(String, u64)]) -> Vec<AnomalyRecord> {
+    let job = JobConfig::country();
+    let borrowed: Vec<(&str, u64)> = totals.iter().map(|(c, b)| (c.as_str(), *b)).collect();
+    models.process_bucket(&job, &bucket(index, &borrowed), (index + 1) * BUCKET)
+}
+
+fn warmed_up(buckets: i64) -> (ModelSet, Lcg) {
+    let mut rng = Lcg(7);
+    let mut models = ModelSet::new(ModelConfig::default());
+    for index in 0..buckets {
+        let totals = background(&mut rng, index);
+        for record in run(&mut models, index, &totals) {
+            assert!(record.record_score < 75.0, "background alerted: {record:?}");
+        }
+    }
+    (models, rng)
+}
+
+fn score_of(records: &[AnomalyRecord], country: &str) -> f64 {
+    records.iter().find(|r| r.over_value == country).expect("record for country").record_score
+}
+
+#[test]
+fn a_large_first_transfer_alerts_and_a_small_one_does_not() {
+    let (mut models, mut rng) = warmed_up(120);
+    let mut totals = background(&mut rng, 120);
+    totals.push(("KP".into(), 200 * MB));
+    totals.push(("MN".into(), 15_000));
+    let records = run(&mut models, 120, &totals);
+    let kp = records.iter().find(|r| r.over_value == "KP").unwrap();
+    assert!(kp.record_score >= 75.0, "200 MB to a new country scored {}", kp.record_score);
+    assert!(kp.context.first_seen);
+    assert_eq!(kp.typical_bytes, 0.0);
+    assert_eq!(score_of(&records, "MN"), 0.0);
+}
+
+#[test]
+fn an_ordinary_large_upload_to_a_busy_country_stays_quiet() {
+    let (mut models, mut rng) = warmed_up(120);
+    let mut totals = background(&mut rng, 120);
+    // Three times the median of a country that receives 80 MB per bucket.
+    totals[0].1 = 240 * MB;
+    let records = run(&mut models, 120, &totals);
+    assert_eq!(score_of(&records, "US"), 0.0);
+    let us = records.iter().find(|r| r.over_value == "US").unwrap();
+    let typical_mb = us.typical_bytes / MB as f64;
+    assert!((60.0..110.0).contains(&typical_mb), "typical {typical_mb} MB");
+}
+
+#[test]
+fn a_sustained_exfiltration_keeps_scoring_until_accepted() {
+    let (mut models, mut rng) = warmed_up(120);
+    let mut scores = Vec::new();
+    for index in 120..140 {
+        let mut totals = background(&mut rng, index);
+        totals.push(("KP".into(), 500 * MB));
+        scores.push(score_of(&run(&mut models, index, &totals), "KP"));
+    }
+    // Thirty hours are ten 3-hour buckets: all of them still alert.
+    assert!(scores[..10].iter().all(|&s| s >= 75.0), "{scores:?}");
+    // Once accepted, the new level enters at full weight and the scores fall.
+    assert!(scores[19] < scores[9], "{scores:?}");
+}
+
+#[test]
+fn a_rarely_active_country_has_a_typical_of_zero() {
+    let (mut models, mut rng) = warmed_up(30);
+    for index in 30..60 {
+        let mut totals = background(&mut rng, index);
+        if index % 10 == 0 {
+            totals.push(("SE".into(), 30_000));
+        }
+        run(&mut models, index, &totals);
+    }
+    let mut totals = background(&mut rng, 60);
+    totals.push(("SE".into(), 30_000));
+    let records = run(&mut models, 60, &totals);
+    let se = records.iter().find(|r| r.over_value == "SE").unwrap();
+    assert_eq!(se.typical_bytes, 0.0);
+    assert_eq!(se.record_score, 0.0);
+    assert_eq!(se.context.active_buckets, 3);
+    assert_eq!(se.context.observed_buckets, 30);
+}
+
+#[test]
+fn nothing_alerts_before_the_population_has_been_learned() {
+    let mut models = ModelSet::new(ModelConfig::default());
+    let records = run(&mut models, 0, &[("KP".into(), 200 * MB), ("US".into(), 10 * MB)]);
+    assert!(records.iter().all(|r| r.record_score < 75.0), "{records:?}");
+}
+
+#[test]
+fn identical_input_gives_identical_records() {
+    let (a, _) = warmed_up(60);
+    let (b, _) = warmed_up(60);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_partition_limit_is_respected_and_counted() {
+    let config = ModelConfig { max_partitions: 2, ..ModelConfig::default() };
+    let mut models = ModelSet::new(config);
+    run(&mut models, 0, &[("US".into(), 1), ("DE".into(), 1), ("FR".into(), 1), ("IT".into(), 1)]);
+    assert_eq!(models.partitions.len(), 2);
+    assert_eq!(models.untracked_values, 2);
+}
+
+#[test]
+fn influence_is_full_for_the_only_sender() {
+    let (mut models, mut rng) = warmed_up(120);
+    let mut totals = background(&mut rng, 120);
+    totals.push(("KP".into(), 200 * MB));
+    let records = run(&mut models, 120, &totals);
+    let kp = records.iter().find(|r| r.over_value == "KP").unwrap();
+    let sources: Vec<_> = kp.influencers_of(FlowField::SourceIp).collect();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].value, "10.0.0.1");
+    assert_eq!(sources[0].influence, 100.0);
+    assert_eq!(sources[0].bytes_sent, 200 * MB);
+}
+
+#[test]
+fn update_weights_follow_the_documented_schedule() {
+    assert_eq!(update_weight(0.5), 1.0);
+    assert_eq!(update_weight(1e-3), 1.0);
+    assert_eq!(update_weight(1e-5), 0.01);
+    assert_eq!(update_weight(1e-9), 0.01);
+    assert!((update_weight(1e-4) - 0.1).abs() < 1e-12);
+}

@@ -1,0 +1,192 @@
+//! The run summary printed on the terminal.
+
+use super::alert::over_value_label;
+use super::units::{human_bytes, short_time};
+use crate::detect::RunCounts;
+use crate::enrich::{EnrichStats, GeoDbInfo};
+use crate::job::FlowField;
+use crate::rule::Alerted;
+use crate::score::record::AnomalyRecord;
+use std::fmt::Write;
+
+/// Alerts listed in the summary table; the NDJSON output has them all.
+pub const SUMMARY_ALERT_ROWS: usize = 10;
+
+/// What one input contributed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputReport {
+    pub name: String,
+    pub format: String,
+    pub lines: u64,
+    pub flows: u64,
+    pub bad_lines: u64,
+    /// Lines skipped because an earlier run already processed them.
+    pub resumed_after_line: u64,
+    /// Set when the input could not be opened or read at all.
+    pub failure: Option<String>,
+}
+
+/// Everything the summary shows.
+pub struct RunReport<'a> {
+    pub job_id: &'a str,
+    pub bucket_secs: i64,
+    pub geoip: &'a GeoDbInfo,
+    pub inputs: &'a [InputReport],
+    pub counts: &'a RunCounts,
+    pub enrich: EnrichStats,
+    pub over_values: usize,
+    pub open_buckets: usize,
+    pub records: &'a [AnomalyRecord],
+    pub alerts: &'a [Alerted],
+    pub score_threshold: f64,
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn top_hosts(record: &AnomalyRecord) -> String {
+    let mut hosts: Vec<&str> =
+        record.influencers_of(FlowField::HostName).map(|i| i.value.as_str()).collect();
+    if hosts.is_empty() {
+        hosts = record.influencers_of(FlowField::SourceIp).map(|i| i.value.as_str()).collect();
+    }
+    let shown: Vec<&str> = hosts.iter().take(3).copied().collect();
+    let mut text = shown.join(", ");
+    if hosts.len() > 3 {
+        let _ = write!(text, " +{}", hosts.len() - 3);
+    }
+    text
+}
+
+/// Renders the summary as text.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let counts = report.counts;
+    let _ = writeln!(
+        out,
+        "geoexfil {}: job {}, {} h buckets, GeoIP {} (built {})",
+        env!("CARGO_PKG_VERSION"),
+        report.job_id,
+        report.bucket_secs as f64 / 3600.0,
+        report.geoip.source,
+        report.geoip.build_date
+    );
+    let lines: u64 = report.inputs.iter().map(|i| i.lines).sum();
+    let _ = writeln!(out, "inputs: {}, {} lines", report.inputs.len(), thousands(lines));
+    for input in report.inputs {
+        match &input.failure {
+            Some(failure) => {
+                let _ = writeln!(out, "  {}  not read: {failure}", input.name);
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    "  {}  {}  {} lines  {} flows  {} bad lines",
+                    input.name,
+                    input.format,
+                    thousands(input.lines),
+                    thousands(input.flows),
+                    thousands(input.bad_lines)
+                );
+                if input.resumed_after_line > 0 {
+                    let _ = write!(out, "  (resumed after line {})", input.resumed_after_line);
+                }
+                out.push('\n');
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "flows: {} read, {} counted ({} sent to {} {} values), {} records skipped",
+        thousands(counts.flows_read),
+        thousands(counts.flows_counted),
+        human_bytes(counts.bytes_counted as f64),
+        report.over_values,
+        report.job_id.rsplit("destination_").next().unwrap_or("over"),
+        thousands(counts.skipped.total())
+    );
+    if counts.skipped.total() > 0 {
+        out.push_str("skipped by reason:\n");
+        for (reason, n) in counts.skipped.iter() {
+            let _ = writeln!(out, "  {:<24} {:>12}", reason.as_str(), thousands(n));
+        }
+    }
+    let enrich = report.enrich;
+    let _ = writeln!(
+        out,
+        "geoip: {} lookups, {} cache hits, {} from event fields, {} unknown (country ZZ)",
+        thousands(enrich.lookups),
+        thousands(enrich.cache_hits),
+        thousands(enrich.from_event),
+        thousands(enrich.unknown)
+    );
+    if let (Some(first), Some(last)) = (counts.first_event_secs, counts.last_event_secs) {
+        let _ = writeln!(
+            out,
+            "time covered: {} .. {} UTC; {} buckets closed, {} left open",
+            short_time(first),
+            short_time(last),
+            counts.buckets_closed,
+            report.open_buckets
+        );
+    }
+    let _ = writeln!(
+        out,
+        "records scored: {}, with a score above 0: {}",
+        thousands(counts.records_scored),
+        report.records.len()
+    );
+    if report.alerts.is_empty() {
+        let best = report.records.iter().max_by(|a, b| a.record_score.total_cmp(&b.record_score));
+        let _ = write!(out, "no alerts: no record scored {} or more", report.score_threshold);
+        if let Some(best) = best {
+            let _ = write!(
+                out,
+                " (highest: {:.1} for {} at {})",
+                best.record_score,
+                over_value_label(best),
+                short_time(best.bucket_start_secs)
+            );
+        }
+        out.push('\n');
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "alerts: {} (threshold {}); top {}:",
+        report.alerts.len(),
+        report.score_threshold,
+        report.alerts.len().min(SUMMARY_ALERT_ROWS)
+    );
+    let _ = writeln!(
+        out,
+        "  {:>5}  {:<28} {:<16} {:>9} {:>9}  top hosts",
+        "score", "over value", "bucket (UTC)", "actual", "typical"
+    );
+    let mut ranked: Vec<&Alerted> = report.alerts.iter().collect();
+    ranked.sort_by(|a, b| b.record.record_score.total_cmp(&a.record.record_score));
+    for alerted in ranked.into_iter().take(SUMMARY_ALERT_ROWS) {
+        let r = &alerted.record;
+        let label: String = over_value_label(r).chars().take(28).collect();
+        let _ = writeln!(
+            out,
+            "  {:>5.1}  {:<28} {:<16} {:>9} {:>9}  {}",
+            r.record_score,
+            label,
+            short_time(r.bucket_start_secs),
+            human_bytes(r.actual_bytes as f64),
+            human_bytes(r.typical_bytes),
+            top_hosts(r)
+        );
+    }
+    out
+}
