@@ -130,3 +130,5 @@ pub mod zeek_tsv;
 
 pub use detect::{detect_format, parser_for};
 pub use source::{expand_inputs, InputError, InputReader, InputSpec, ReadItem};
+#[cfg(test)]
+mod test_support;

@@ -206,3 +206,125 @@ fn decode_escapes(text: &str) -> String {
     decoded.push_str(rest);
     decoded
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Direction;
+    use crate::read::test_support::{assert_error, flows, ip, parse_all};
+
+    const SME: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-sme-11.conn.log");
+    const NORMAL: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-normal-40.conn.log");
+
+    /// The header of the CTU-SME-11 fixture, for building test lines.
+    fn header() -> String {
+        SME.lines().take(8).map(|line| format!("{line}\n")).collect()
+    }
+
+    const GOOD: &str = "1676851429.981575\tCwgb6g4uF7qxeTJit6\t192.168.1.109\t34606\t\
+        185.125.190.17\t80\ttcp\thttp\t0.038607\t87\t147\tSF\t-\t-\t0\tShADTdtfFa\t10\t710\t8\t\
+        726\t-\tBenign\tFrom_benign-To_benign-Ubuntu";
+
+    fn parse_after_header(line: &str) -> Result<LineOutcome, ParseError> {
+        let mut parser = ZeekTsvParser::new();
+        for header_line in header().lines() {
+            assert_eq!(parser.parse_line(header_line), Ok(LineOutcome::Ignored));
+        }
+        parser.parse_line(line)
+    }
+
+    #[test]
+    fn reads_every_mapped_field_of_real_records() {
+        let outcomes = parse_all(&mut ZeekTsvParser::new(), SME);
+        assert!(outcomes[..8].iter().all(|o| o == &Ok(LineOutcome::Ignored)));
+        let flows = flows(&outcomes);
+        assert_eq!(flows.len(), 7);
+        let dhcp = &flows[0];
+        assert_eq!(dhcp.start_micros, 1_676_851_329_767_505);
+        assert_eq!((dhcp.source_ip, dhcp.source_port), (ip("192.168.1.109"), Some(68)));
+        assert_eq!((dhcp.destination_ip, dhcp.destination_port), (ip("192.168.1.1"), Some(67)));
+        assert_eq!(dhcp.transport.as_deref(), Some("udp"));
+        assert_eq!((dhcp.bytes_sent, dhcp.bytes_received), (Some(592), Some(600)));
+        assert_eq!(dhcp.direction, None);
+        assert_eq!((dhcp.host_name.as_ref(), dhcp.destination_geo.as_ref()), (None, None));
+        let unset = &flows[6];
+        assert_eq!(unset.start_micros, 1_676_885_803_245_695);
+        assert_eq!(unset.destination_ip, ip("1.1.1.1"));
+        assert_eq!((unset.bytes_sent, unset.bytes_received), (None, None));
+    }
+
+    #[test]
+    fn locality_flags_give_the_direction() {
+        let flows = flows(&parse_all(&mut ZeekTsvParser::new(), NORMAL));
+        assert_eq!(flows.len(), 8);
+        let outbound = &flows[0];
+        assert_eq!(outbound.start_micros, 1_655_071_198_444_458);
+        assert_eq!((outbound.source_ip, outbound.source_port), (ip("147.32.81.167"), Some(62771)));
+        assert_eq!(outbound.destination_ip, ip("40.74.108.123"));
+        assert_eq!(outbound.destination_port, Some(443));
+        assert_eq!((outbound.bytes_sent, outbound.bytes_received), (Some(1596), Some(4039)));
+        assert_eq!(outbound.direction, Some(Direction::Outbound));
+        assert_eq!(flows[1].direction, Some(Direction::Inbound));
+        let icmp = &flows[7];
+        assert_eq!(icmp.transport.as_deref(), Some("icmp"));
+        assert_eq!((icmp.source_port, icmp.destination_port), (Some(8), Some(0)));
+        assert_eq!((icmp.bytes_sent, icmp.direction), (Some(0), Some(Direction::Inbound)));
+    }
+
+    #[test]
+    fn columns_are_found_by_name_with_any_separator() {
+        let text = "#separator \\x2c\n#unset_field,-\n\
+                    #fields,label,id.resp_p,id.resp_h,orig_bytes,ts,id.orig_h,local_resp,local_orig\n\
+                    x,53,1.1.1.1,86,1676913498.704651,192.168.1.109,F,T\n";
+        let flows = flows(&parse_all(&mut ZeekTsvParser::new(), text));
+        assert_eq!(flows[0].start_micros, 1_676_913_498_704_651);
+        assert_eq!((flows[0].destination_ip, flows[0].destination_port), (ip("1.1.1.1"), Some(53)));
+        assert_eq!((flows[0].source_port, flows[0].bytes_received), (None, None));
+        assert_eq!(
+            (flows[0].bytes_sent, flows[0].direction),
+            (Some(86), Some(Direction::Outbound))
+        );
+        assert_eq!(decode_escapes("\\x09"), "\t");
+        assert_eq!(decode_escapes("a\\xzz"), "a\\xzz");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let bad_address = GOOD.replace("192.168.1.109", "192.168.1.999");
+        assert_error(parse_after_header(&bad_address), SkipReason::BadAddress, Some("id.orig_h"));
+        let bad_bytes = GOOD.replace("\t87\t", "\t8x7\t");
+        let error = assert_error(
+            parse_after_header(&bad_bytes),
+            SkipReason::BadValue,
+            Some(zeek::ORIG_BYTES),
+        );
+        assert_eq!(error.value.as_deref(), Some("8x7"));
+        let bad_port = GOOD.replace("\t34606\t", "\t99999\t");
+        assert_error(parse_after_header(&bad_port), SkipReason::BadValue, Some("id.orig_p"));
+        let bad_ts = GOOD.replace("1676851429.981575", "yesterday");
+        assert_error(parse_after_header(&bad_ts), SkipReason::BadTimestamp, Some("ts"));
+        let unset_ts = GOOD.replace("1676851429.981575", "-");
+        assert_error(parse_after_header(&unset_ts), SkipReason::MissingField, Some("ts"));
+        let bad_flag = GOOD.replace("\tSF\t-\t", "\tSF\tY\t");
+        assert_error(parse_after_header(&bad_flag), SkipReason::BadValue, Some("local_orig"));
+        let short = GOOD.rsplit_once('\t').unwrap().0;
+        let error = assert_error(parse_after_header(short), SkipReason::MalformedLine, None);
+        assert!(error.message.contains("expected 23 columns"), "{}", error.message);
+    }
+
+    #[test]
+    fn data_without_a_usable_header_is_refused() {
+        let error = assert_error(
+            ZeekTsvParser::new().parse_line(GOOD),
+            SkipReason::MissingField,
+            Some("#fields"),
+        );
+        assert!(error.message.contains("header"), "{}", error.message);
+        let mut parser = ZeekTsvParser::new();
+        assert_eq!(parser.parse_line("#fields\tts\tid.orig_h"), Ok(LineOutcome::Ignored));
+        let result = parser.parse_line("1.0\t10.0.0.1");
+        assert_error(result, SkipReason::MissingField, Some("id.resp_h"));
+        let bad_separator = ZeekTsvParser::new().parse_line("#separator ");
+        assert_error(bad_separator, SkipReason::BadValue, Some("#separator"));
+    }
+}
