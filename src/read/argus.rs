@@ -154,3 +154,90 @@ impl RecordParser for ArgusParser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::test_support::{assert_error, flows, ip, parse_all};
+
+    const CSV: &str = include_str!("../../fixtures/read/argus-csv.binetflow");
+    const TSV: &str = include_str!("../../fixtures/read/argus-tsv.binetflow");
+    const GOOD: &str = "2019/04/04 16:23:00.355768,129.927856,tcp,10.8.0.69,48009,   ->,\
+                        31.13.83.2,443,SPA_SRPA,0,164,26,5723,1621,13,";
+
+    fn parse_after_header(line: &str) -> Result<LineOutcome, ParseError> {
+        let mut parser = ArgusParser::new();
+        assert_eq!(parser.parse_line(CSV.lines().next().unwrap()), Ok(LineOutcome::Ignored));
+        parser.parse_line(line)
+    }
+
+    #[test]
+    fn reads_every_mapped_field_of_real_csv_records() {
+        let flows = flows(&parse_all(&mut ArgusParser::new(), CSV));
+        assert_eq!(flows.len(), 13);
+        let dns = &flows[0];
+        assert_eq!(dns.start_micros, 1_554_394_980_325_010);
+        assert_eq!((dns.source_ip, dns.source_port), (ip("10.8.0.69"), Some(48427)));
+        assert_eq!((dns.destination_ip, dns.destination_port), (ip("8.8.8.8"), Some(53)));
+        assert_eq!(dns.transport.as_deref(), Some("udp"));
+        assert_eq!((dns.bytes_sent, dns.bytes_received), (Some(63), Some(79)));
+        assert_eq!(dns.direction, None);
+        let https = &flows[3];
+        assert_eq!(https.start_micros, 1_554_394_980_355_768);
+        assert_eq!((https.destination_ip, https.destination_port), (ip("31.13.83.2"), Some(443)));
+        assert_eq!((https.bytes_sent, https.bytes_received), (Some(1621), Some(4102)));
+        let icmp = &flows[10];
+        assert_eq!((icmp.source_port, icmp.destination_port), (Some(0x0008), Some(0x7208)));
+        assert_eq!(icmp.transport.as_deref(), Some("icmp"));
+        let igmp = &flows[12];
+        assert_eq!((igmp.source_port, igmp.destination_port), (None, None));
+        assert_eq!((igmp.destination_ip, igmp.bytes_received), (ip("0.0.0.1"), Some(0)));
+    }
+
+    #[test]
+    fn reads_tab_separated_records_and_skips_non_ip_ones() {
+        let outcomes = parse_all(&mut ArgusParser::new(), TSV);
+        let not_flows: Vec<usize> =
+            (0..outcomes.len()).filter(|&i| outcomes[i] == Ok(LineOutcome::NotAFlow)).collect();
+        assert_eq!(not_flows, vec![1, 2, 5, 7], "man, llc, arp, arp");
+        let flows = flows(&outcomes);
+        assert_eq!(flows.len(), 8);
+        assert_eq!(flows[0].start_micros, 3_608_140_073);
+        assert_eq!((flows[0].source_ip, flows[0].source_port), (ip("0.0.0.0"), Some(68)));
+        assert_eq!(flows[0].destination_ip, ip("255.255.255.255"));
+        assert_eq!((flows[0].bytes_sent, flows[0].bytes_received), (Some(344), Some(0)));
+        assert_eq!(flows[3].source_ip, ip("::"));
+        assert_eq!(flows[3].transport.as_deref(), Some("ipv6-icmp"));
+        let web = flows.last().unwrap();
+        assert_eq!(web.start_micros, 3_675_525_082);
+        assert_eq!((web.source_ip, web.source_port), (ip("10.0.2.15"), Some(49162)));
+        assert_eq!((web.destination_ip, web.destination_port), (ip("204.79.197.229"), Some(80)));
+        assert_eq!((web.bytes_sent, web.bytes_received), (Some(174), Some(166)));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert!(matches!(parse_after_header(GOOD), Ok(LineOutcome::Flow(_))));
+        let bad_address = GOOD.replace("31.13.83.2", "31.13.83.256");
+        assert_error(parse_after_header(&bad_address), SkipReason::BadAddress, Some(DST_ADDR));
+        let bad_bytes = GOOD.replace(",1621,", ",16x1,");
+        assert_error(parse_after_header(&bad_bytes), SkipReason::BadValue, Some(SRC_BYTES));
+        let more_sent_than_total = GOOD.replace(",1621,", ",9999,");
+        let result = parse_after_header(&more_sent_than_total);
+        assert_error(result, SkipReason::BadValue, Some(TOT_BYTES));
+        let bad_port = GOOD.replace(",48009,", ",0xZZ,");
+        assert_error(parse_after_header(&bad_port), SkipReason::BadValue, Some(SPORT));
+        let bad_time = GOOD.replace("2019/04/04", "2019/13/04");
+        assert_error(parse_after_header(&bad_time), SkipReason::BadTimestamp, Some(START_TIME));
+        let short = GOOD.trim_end_matches(',');
+        assert_error(parse_after_header(short), SkipReason::MalformedLine, None);
+    }
+
+    #[test]
+    fn a_header_without_addresses_fails_every_record() {
+        let mut parser = ArgusParser::new();
+        assert_eq!(parser.parse_line("StartTime,Proto,Sport"), Ok(LineOutcome::Ignored));
+        let result = parser.parse_line("2019/04/04 16:23:00.355768,tcp,1");
+        assert_error(result, SkipReason::MissingField, Some(SRC_ADDR));
+    }
+}

@@ -90,3 +90,118 @@ impl RecordParser for EcsParser {
         Ok(LineOutcome::Flow(Box::new(flow)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::test_support::{assert_error, flows, ip, parse_all};
+    use crate::skip::SkipReason;
+
+    const FIXTURE: &str = include_str!("../../fixtures/read/ecs-hand-written.ndjson");
+
+    fn parse(line: &str) -> Result<LineOutcome, ParseError> {
+        EcsParser::new().parse_line(line)
+    }
+
+    fn fixture_flows() -> Vec<Flow> {
+        flows(&parse_all(&mut EcsParser::new(), FIXTURE))
+    }
+
+    #[test]
+    fn reads_a_nested_packetbeat_flow() {
+        let interim = &fixture_flows()[0];
+        // event.start wins over @timestamp.
+        assert_eq!(interim.start_micros, 1_709_633_670_125_000);
+        assert_eq!((interim.source_ip, interim.source_port), (ip("10.1.2.3"), Some(51544)));
+        assert_eq!(interim.destination_ip, ip("203.0.113.9"));
+        assert_eq!(interim.destination_port, Some(443));
+        assert_eq!((interim.bytes_sent, interim.bytes_received), (Some(120_443), Some(5120)));
+        assert_eq!(interim.transport.as_deref(), Some("tcp"));
+        assert_eq!(interim.community_id.as_deref(), Some("1:LQU9qZlK+B5F3KDmev6m5PMibrg="));
+        assert_eq!(interim.host_name.as_deref(), Some("ws-finance-07"));
+        assert_eq!(interim.flow_id.as_deref(), Some("EQQA////DP//////FP8BAAEAUAAAAAAAAAAAAAAA"));
+        assert_eq!(interim.flow_final, Some(false));
+        assert_eq!((interim.observer.as_ref(), interim.direction), (None, None));
+        assert_eq!((interim.user_name.as_ref(), interim.process_name.as_ref()), (None, None));
+        let geo = GeoFields {
+            country_iso_code: Some("NL".into()),
+            country_name: Some("Netherlands".into()),
+            continent_name: Some("Europe".into()),
+            ..GeoFields::default()
+        };
+        assert_eq!(interim.destination_geo, Some(geo));
+        assert_eq!(fixture_flows()[1].flow_final, Some(true));
+        assert_eq!(fixture_flows()[1].bytes_sent, Some(240_886));
+    }
+
+    #[test]
+    fn reads_a_dotted_defend_event_with_numeric_strings() {
+        let defend = &fixture_flows()[2];
+        assert_eq!(defend.start_micros, 1_709_636_527_651_000);
+        assert_eq!((defend.source_ip, defend.source_port), (ip("10.1.2.44"), Some(49822)));
+        assert_eq!(defend.destination_ip, ip("198.51.100.23"));
+        assert_eq!(defend.destination_port, Some(8443));
+        assert_eq!((defend.bytes_sent, defend.bytes_received), (Some(7_340_032), Some(2048)));
+        assert_eq!(defend.transport.as_deref(), Some("tcp"));
+        assert_eq!(defend.direction, Some(Direction::Outbound));
+        assert_eq!(defend.process_name.as_deref(), Some("rclone.exe"));
+        assert_eq!(defend.user_name.as_deref(), Some("jdoe"));
+        assert_eq!(defend.host_name.as_deref(), Some("LAPTOP-JD"));
+        assert_eq!(defend.observer.as_deref(), Some("edr-fleet-1"));
+        assert_eq!((defend.destination_geo.as_ref(), defend.flow_final), (None, None));
+    }
+
+    #[test]
+    fn reads_mixed_spelling_and_fallback_names() {
+        let flows = fixture_flows();
+        let mixed = &flows[3];
+        assert_eq!(mixed.start_micros, 1_709_636_580_000_000);
+        assert_eq!((mixed.source_ip, mixed.source_port), (ip("2001:db8:10::5"), Some(40001)));
+        assert_eq!(mixed.destination_ip, ip("2001:db8:ffff::1"));
+        assert_eq!((mixed.destination_port, mixed.bytes_sent), (Some(53), None));
+        assert_eq!(mixed.direction, Some(Direction::Outbound));
+        assert_eq!(mixed.observer.as_deref(), Some("sensor-2"));
+        let geo = mixed.destination_geo.as_ref().unwrap();
+        assert_eq!(geo.country_iso_code.as_deref(), Some("DE"));
+        assert_eq!(geo.city_name.as_deref(), Some("Frankfurt am Main"));
+        assert_eq!(geo.region_name.as_deref(), Some("Hesse"));
+        assert_eq!(geo.country_name, None);
+        let zeek = &flows[4];
+        assert_eq!(zeek.start_micros, 1_709_636_700_500_000);
+        assert_eq!(zeek.host_name.as_deref(), Some("zeek-sensor-1"));
+        assert_eq!(zeek.observer.as_deref(), Some("zeek-sensor-1"));
+        assert_eq!(zeek.direction, Some(Direction::Internal));
+        assert_eq!((zeek.bytes_sent, zeek.bytes_received), (Some(900), Some(1500)));
+    }
+
+    #[test]
+    fn events_without_addresses_are_not_flows() {
+        let process_event = FIXTURE.lines().nth(4).unwrap();
+        assert_eq!(parse(process_event), Ok(LineOutcome::NotAFlow));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let only_source = r#"{"@timestamp":"2024-03-05T11:00:00Z","source":{"ip":"10.0.0.1"}}"#;
+        assert_error(parse(only_source), SkipReason::MissingField, Some("destination.ip"));
+        let only_destination = r#"{"@timestamp":"2024-03-05T11:00:00Z","destination.ip":"::1"}"#;
+        assert_error(parse(only_destination), SkipReason::MissingField, Some("source.ip"));
+        let base = r#"{"@timestamp":"2024-03-05T11:00:00Z","source.ip":"10.0.0.1","#;
+        let with = |rest: &str| format!("{base}{rest}}}");
+        let no_time = r#"{"source.ip":"10.0.0.1","destination.ip":"192.0.2.1"}"#;
+        assert_error(parse(no_time), SkipReason::MissingField, Some("@timestamp"));
+        let bad_address = with(r#""destination.ip":"192.0.2""#);
+        assert_error(parse(&bad_address), SkipReason::BadAddress, Some("destination.ip"));
+        let numeric_address = with(r#""destination.ip":3221225985"#);
+        assert_error(parse(&numeric_address), SkipReason::BadValue, Some("destination.ip"));
+        let bad_port = with(r#""destination.ip":"192.0.2.1","destination.port":"https""#);
+        assert_error(parse(&bad_port), SkipReason::BadValue, Some("destination.port"));
+        let bad_bytes = with(r#""destination.ip":"192.0.2.1","source.bytes":1.5"#);
+        assert_error(parse(&bad_bytes), SkipReason::BadValue, Some("source.bytes"));
+        let bad_start = with(r#""destination.ip":"192.0.2.1","event":{"start":"5 May"}"#);
+        assert_error(parse(&bad_start), SkipReason::BadTimestamp, Some("event.start"));
+        let bad_final = with(r#""destination.ip":"192.0.2.1","flow.final":"yes""#);
+        assert_error(parse(&bad_final), SkipReason::BadValue, Some("flow.final"));
+        assert_error(parse("not json"), SkipReason::MalformedLine, None);
+    }
+}
