@@ -52,3 +52,41 @@ pub fn parser_for(format: InputFormat) -> Box<dyn RecordParser> {
         InputFormat::Argus => Box::new(ArgusParser::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: [(&str, InputFormat); 7] = [
+        (include_str!("../../fixtures/read/zeek-tsv-ctu-sme-11.conn.log"), InputFormat::ZeekTsv),
+        (include_str!("../../fixtures/read/zeek-tsv-ctu-normal-40.conn.log"), InputFormat::ZeekTsv),
+        (include_str!("../../fixtures/read/zeek-json-conn.log"), InputFormat::ZeekJson),
+        (include_str!("../../fixtures/read/suricata-eve.json"), InputFormat::SuricataEve),
+        (include_str!("../../fixtures/read/ecs-hand-written.ndjson"), InputFormat::Ecs),
+        (include_str!("../../fixtures/read/argus-csv.binetflow"), InputFormat::Argus),
+        (include_str!("../../fixtures/read/argus-tsv.binetflow"), InputFormat::Argus),
+    ];
+
+    #[test]
+    fn detects_every_fixture_and_its_parser_reads_it_cleanly() {
+        for (text, expected) in FIXTURES {
+            let lines: Vec<&str> = text.lines().take(3).collect();
+            assert_eq!(detect_format(&lines), Some(expected));
+            let mut parser = parser_for(expected);
+            for line in text.lines() {
+                assert!(parser.parse_line(line).is_ok(), "{expected}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn inconclusive_lines_are_passed_over() {
+        let lines =
+            ["", "{\"message\":\"hello\"}", "not json {", r#"{"id":{"orig_h":"::1"},"ts":1}"#];
+        assert_eq!(detect_format(&lines), Some(InputFormat::ZeekJson));
+        assert_eq!(detect_format(&[r#"{"source":{"ip":"::1"}}"#]), Some(InputFormat::Ecs));
+        assert_eq!(detect_format(&["#fields\tts"]), Some(InputFormat::ZeekTsv));
+        assert_eq!(detect_format(&["a,b,c", "1,2,3"]), None);
+        assert_eq!(detect_format(&[]), None);
+    }
+}

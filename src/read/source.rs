@@ -424,3 +424,139 @@ fn undetected(name: String, mut replay: VecDeque<Sniffed>) -> InputError {
     let choices: Vec<&str> = InputFormat::ALL.iter().map(|format| format.as_str()).collect();
     InputError::UnknownFormat { path: name, choices: choices.join(", ") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    const ZEEK_JSON: &str = include_str!("../../fixtures/read/zeek-json-conn.log");
+    const ZEEK_TSV: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-sme-11.conn.log");
+
+    fn reader(bytes: Vec<u8>, forced: Option<InputFormat>) -> Result<InputReader, InputError> {
+        InputReader::from_reader("test-input", Box::new(io::Cursor::new(bytes)), forced)
+    }
+
+    fn items(bytes: Vec<u8>) -> Vec<ReadItem> {
+        reader(bytes, None).unwrap().collect()
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(text).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn reason(item: &ReadItem) -> Option<SkipReason> {
+        item.result.as_ref().err().map(|error| error.reason)
+    }
+
+    #[test]
+    fn numbers_every_physical_line_and_detects_the_format() {
+        let text = format!("\n{}", ZEEK_TSV.replace('\n', "\r\n"));
+        let input = reader(text.into_bytes(), None).unwrap();
+        assert_eq!((input.format(), input.name()), (InputFormat::ZeekTsv, "test-input"));
+        let items: Vec<ReadItem> = input.collect();
+        assert_eq!(items.len(), 16);
+        assert_eq!(
+            items.iter().map(|item| item.line).collect::<Vec<_>>(),
+            (1..=16).collect::<Vec<_>>()
+        );
+        assert!(items[..9].iter().all(|item| item.result == Ok(LineOutcome::Ignored)));
+        assert!(items[9..].iter().all(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))));
+    }
+
+    #[test]
+    fn gzip_is_recognised_by_content_even_in_several_members() {
+        let plain = items(ZEEK_JSON.as_bytes().to_vec());
+        let (first, second) = ZEEK_JSON.split_at(ZEEK_JSON.find("\n{").unwrap() + 1);
+        let mut members = gzip(first.as_bytes());
+        members.extend(gzip(second.as_bytes()));
+        let input = reader(members, None).unwrap();
+        assert_eq!(input.format(), InputFormat::ZeekJson);
+        assert_eq!(input.collect::<Vec<_>>(), plain);
+    }
+
+    #[test]
+    fn truncated_gzip_reports_once_then_ends() {
+        let compressed = gzip(ZEEK_JSON.as_bytes());
+        let cut = compressed[..compressed.len() * 2 / 3].to_vec();
+        let items = items(cut);
+        let last = items.last().unwrap();
+        assert_eq!(reason(last), Some(SkipReason::TruncatedInput));
+        assert!(last.result.as_ref().unwrap_err().message.contains("truncated"));
+        assert!(items[..items.len() - 1].iter().all(|item| item.result.is_ok()));
+        assert_eq!(last.line, items.len() as u64);
+    }
+
+    #[test]
+    fn long_lines_and_bad_utf8_are_reported_and_reading_goes_on() {
+        let mut text = ZEEK_JSON.lines().next().unwrap().as_bytes().to_vec();
+        text.extend(b"\n{\"ts\":\"");
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        text.extend(b"\"}\n{\"ts\":1,\"note\":\"caf\xe9\"}\n");
+        text.extend(ZEEK_JSON.lines().nth(1).unwrap().as_bytes());
+        let items = items(text);
+        assert_eq!(items.len(), 4);
+        assert!(matches!(items[0].result, Ok(LineOutcome::Flow(_))));
+        assert_eq!((items[1].line, reason(&items[1])), (2, Some(SkipReason::LineTooLong)));
+        assert_eq!((items[2].line, reason(&items[2])), (3, Some(SkipReason::MalformedLine)));
+        assert!(items[2].result.as_ref().unwrap_err().message.contains("utf-8"));
+        assert!(matches!(items[3].result, Ok(LineOutcome::Flow(_))));
+    }
+
+    #[test]
+    fn a_long_first_line_is_replayed_after_sniffing() {
+        let mut text = vec![b'y'; MAX_LINE_BYTES + 1];
+        text.extend(format!("\n{ZEEK_JSON}").as_bytes());
+        let items = items(text);
+        assert_eq!(reason(&items[0]), Some(SkipReason::LineTooLong));
+        assert_eq!(items.len(), 9);
+    }
+
+    #[test]
+    fn undetectable_input_names_the_choices() {
+        let error = reader(b"a,b\n1,2\n".to_vec(), None).err().unwrap();
+        let message = error.to_string();
+        assert!(message.contains("test-input") && message.contains("--format"), "{message}");
+        assert!(message.contains("zeek-tsv, zeek-json, suricata, ecs, argus"), "{message}");
+        assert!(matches!(reader(b"\n\n".to_vec(), None), Err(InputError::Empty { .. })));
+        let forced = reader(b"a,b\n".to_vec(), Some(InputFormat::Argus)).unwrap();
+        assert_eq!(forced.format(), InputFormat::Argus);
+    }
+
+    #[test]
+    fn expands_dirs_globs_and_stdin_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        for name in ["b.log", "a.log", ".hidden.log", "sub/c.log", ".git/d.log", "e.json"] {
+            fs::write(root.join(name), ZEEK_JSON).unwrap();
+        }
+        let arg = |path: &Path| path.display().to_string();
+        let from_dir = expand_inputs(&[arg(root)]).unwrap();
+        let expected: Vec<InputSpec> = ["a.log", "b.log", "e.json", "sub/c.log"]
+            .iter()
+            .map(|name| InputSpec::File(root.join(name)))
+            .collect();
+        assert_eq!(from_dir, expected);
+        let from_glob = expand_inputs(&["-".to_string(), arg(&root.join("*.log"))]).unwrap();
+        assert_eq!(from_glob[0], InputSpec::Stdin);
+        assert_eq!(from_glob[0].display_name(), "<stdin>");
+        assert_eq!(from_glob[1..], expected[..2]);
+        let missing = arg(&root.join("nope.log"));
+        let error = expand_inputs(std::slice::from_ref(&missing)).unwrap_err();
+        assert!(error.to_string().contains(&missing), "{error}");
+        let no_match = expand_inputs(&[arg(&root.join("*.gz"))]).unwrap_err();
+        assert!(matches!(no_match, InputError::NoMatch { .. }), "{no_match}");
+        let opened = InputReader::open(&expected[0], None).unwrap();
+        assert_eq!(opened.name(), arg(&root.join("a.log")));
+        assert_eq!(
+            opened.filter(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))).count(),
+            8
+        );
+    }
+}
