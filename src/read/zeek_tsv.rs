@@ -274,8 +274,8 @@ mod tests {
     #[test]
     fn columns_are_found_by_name_with_any_separator() {
         let text = "#separator \\x2c\n#unset_field,-\n\
-                    #fields,label,id.resp_p,id.resp_h,orig_bytes,ts,id.orig_h,local_resp,local_orig\n\
-                    x,53,1.1.1.1,86,1676913498.704651,192.168.1.109,F,T\n";
+            #fields,label,id.resp_p,id.resp_h,orig_bytes,ts,id.orig_h,local_resp,local_orig\n\
+            x,53,1.1.1.1,86,1676913498.704651,192.168.1.109,F,T\n";
         let flows = flows(&parse_all(&mut ZeekTsvParser::new(), text));
         assert_eq!(flows[0].start_micros, 1_676_913_498_704_651);
         assert_eq!((flows[0].destination_ip, flows[0].destination_port), (ip("1.1.1.1"), Some(53)));
