@@ -115,3 +115,20 @@ impl fmt::Display for ParseError {
 pub trait RecordParser: Send {
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError>;
 }
+
+pub mod argus;
+pub mod detect;
+pub mod ecs;
+pub mod json;
+pub mod source;
+pub mod suricata;
+pub mod time;
+pub mod value;
+pub mod zeek;
+pub mod zeek_json;
+pub mod zeek_tsv;
+
+pub use detect::{detect_format, parser_for};
+pub use source::{expand_inputs, InputError, InputReader, InputSpec, ReadItem};
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,176 @@
+//! Looking up fields in one JSON line, for the JSON formats (Zeek JSON, Suricata EVE, ECS).
+//!
+//! A *path* names a field with dots (`destination.geo.country_iso_code`). Writers spell the
+//! same path in several ways: as nested objects (`{"destination":{"geo":{..}}}`), as one
+//! dotted key (`"destination.geo.country_iso_code"`), or as a mix of both. [`lookup`] finds a
+//! path whatever the spelling, so the readers name each field once. A JSON `null` counts as
+//! absent. Numbers may come as JSON numbers or as numeric strings; both are accepted.
+
+use crate::flow::EpochMicros;
+use crate::read::time::{any_to_micros, bad_timestamp};
+use crate::read::value::{parse_count, parse_ip, parse_port};
+use crate::read::ParseError;
+use crate::skip::SkipReason;
+use serde_json::{Map, Number, Value};
+use std::net::IpAddr;
+
+/// One JSON line's top-level object.
+pub type Object = Map<String, Value>;
+
+/// Parses a line that must hold one JSON object.
+pub fn parse_object(line: &str) -> Result<Object, ParseError> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ParseError::new(
+            SkipReason::MalformedLine,
+            "line is valid json but not an object; expected one `{...}` record per line",
+        )),
+        Err(error) => Err(ParseError::new(
+            SkipReason::MalformedLine,
+            format!("line is not valid json: {error}"),
+        )),
+    }
+}
+
+/// Finds `path` in `object`, whether its parts are nested objects, dotted keys or a mix.
+pub fn lookup<'a>(object: &'a Object, path: &str) -> Option<&'a Value> {
+    if let Some(value) = object.get(path).filter(|value| !value.is_null()) {
+        return Some(value);
+    }
+    path.match_indices('.').find_map(|(dot, _)| match object.get(&path[..dot]) {
+        Some(Value::Object(inner)) => lookup(inner, &path[dot + 1..]),
+        _ => None,
+    })
+}
+
+/// True when the path holds a non-null value.
+pub fn has(object: &Object, path: &str) -> bool {
+    lookup(object, path).is_some()
+}
+
+fn wrong_type(path: &str, value: &Value, expected: &str) -> ParseError {
+    let shown = value.to_string();
+    ParseError::field(SkipReason::BadValue, path, &shown, format!("expected {expected}"))
+}
+
+/// A string field.
+pub fn get_str<'a>(object: &'a Object, path: &str) -> Result<Option<&'a str>, ParseError> {
+    match lookup(object, path) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(wrong_type(path, other, "a string")),
+    }
+}
+
+/// A string kept as given, or a number written out, for identifiers that writers emit either
+/// way (Suricata `flow_id` is a number, Packetbeat `flow.id` a string).
+pub fn get_text(object: &Object, path: &str) -> Result<Option<String>, ParseError> {
+    match lookup(object, path) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(other) => Err(wrong_type(path, other, "a string or a number")),
+    }
+}
+
+/// The text of a number or numeric string, for the typed readers below.
+fn numeric_text(path: &str, value: &Value) -> Result<String, ParseError> {
+    match value {
+        Value::Number(number) => Ok(integral_text(number)),
+        Value::String(text) => Ok(text.clone()),
+        other => Err(wrong_type(path, other, "a number or a numeric string")),
+    }
+}
+
+/// Some writers emit whole counts as floats (`592.0`); those are still whole numbers.
+fn integral_text(number: &Number) -> String {
+    match number.as_f64() {
+        Some(float) if !number.is_i64() && !number.is_u64() && float.fract() == 0.0 => {
+            format!("{float:.0}")
+        }
+        _ => number.to_string(),
+    }
+}
+
+/// A non-negative count such as a byte total.
+pub fn get_count(object: &Object, path: &str) -> Result<Option<u64>, ParseError> {
+    lookup(object, path).map(|value| parse_count(path, &numeric_text(path, value)?)).transpose()
+}
+
+/// A port number.
+pub fn get_port(object: &Object, path: &str) -> Result<Option<u16>, ParseError> {
+    lookup(object, path).map(|value| parse_port(path, &numeric_text(path, value)?)).transpose()
+}
+
+/// An IP address written as a string.
+pub fn get_ip(object: &Object, path: &str) -> Result<Option<IpAddr>, ParseError> {
+    get_str(object, path)?.map(|text| parse_ip(path, text)).transpose()
+}
+
+/// A flag written as a JSON boolean or as the string `true` / `false`.
+pub fn get_bool(object: &Object, path: &str) -> Result<Option<bool>, ParseError> {
+    match lookup(object, path) {
+        None => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(*flag)),
+        Some(Value::String(text)) if text == "true" => Ok(Some(true)),
+        Some(Value::String(text)) if text == "false" => Ok(Some(false)),
+        Some(other) => Err(wrong_type(path, other, "true or false")),
+    }
+}
+
+/// A timestamp written as epoch seconds (number or string) or as an ISO 8601 string.
+pub fn get_time(object: &Object, path: &str) -> Result<Option<EpochMicros>, ParseError> {
+    let Some(value) = lookup(object, path) else {
+        return Ok(None);
+    };
+    let text = match value {
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.clone(),
+        other => return Err(bad_timestamp(path, &other.to_string())),
+    };
+    any_to_micros(&text).map(Some).ok_or_else(|| bad_timestamp(path, &text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> Object {
+        parse_object(text).unwrap()
+    }
+
+    #[test]
+    fn lookup_finds_nested_dotted_and_mixed_paths() {
+        let nested = object(r#"{"destination":{"geo":{"country_iso_code":"NL"}}}"#);
+        let dotted = object(r#"{"destination.geo.country_iso_code":"NL"}"#);
+        let mixed = object(r#"{"destination":{"geo.country_iso_code":"NL"}}"#);
+        let mixed_other_way = object(r#"{"destination.geo":{"country_iso_code":"NL"}}"#);
+        for sample in [&nested, &dotted, &mixed, &mixed_other_way] {
+            let found = get_str(sample, "destination.geo.country_iso_code").unwrap();
+            assert_eq!(found, Some("NL"));
+        }
+        let with_null = object(r#"{"source":{"ip":null},"source.ip":"192.0.2.1"}"#);
+        assert_eq!(get_str(&with_null, "source.ip").unwrap(), Some("192.0.2.1"));
+        assert_eq!(lookup(&nested, "destination.geo.city_name"), None);
+    }
+
+    #[test]
+    fn numbers_may_be_strings_but_not_other_types() {
+        let sample = object(r#"{"a":"42","b":42,"c":42.0,"d":true,"e":"4x2","f":-1}"#);
+        assert_eq!(get_count(&sample, "a").unwrap(), Some(42));
+        assert_eq!(get_count(&sample, "b").unwrap(), Some(42));
+        assert_eq!(get_count(&sample, "c").unwrap(), Some(42));
+        let error = get_count(&sample, "d").unwrap_err();
+        assert_eq!((error.reason, error.field.as_deref()), (SkipReason::BadValue, Some("d")));
+        assert_eq!(get_count(&sample, "e").unwrap_err().value.as_deref(), Some("4x2"));
+        assert_eq!(get_count(&sample, "f").unwrap_err().reason, SkipReason::BadValue);
+    }
+
+    #[test]
+    fn non_objects_and_broken_json_are_malformed() {
+        assert_eq!(parse_object("[1,2]").unwrap_err().reason, SkipReason::MalformedLine);
+        let error = parse_object(r#"{"ts": 1.5,"#).unwrap_err();
+        assert_eq!(error.reason, SkipReason::MalformedLine);
+        assert!(error.message.starts_with("line is not valid json"), "{}", error.message);
+    }
+}

@@ -1,0 +1,562 @@
+//! The I/O side of reading: which inputs to open, and turning their bytes into numbered lines
+//! for a parser.
+//!
+//! An *input* is standard input or one file. Arguments name inputs directly, as directories
+//! (all regular files below, in path order, hidden ones skipped) or as glob patterns. Each
+//! input is read as a stream of *physical lines* (bytes up to `\n`), numbered from 1, whether
+//! or not the line turns out to be a record. A gzip input is recognised by its magic bytes and
+//! decompressed on the fly. The format is taken from `--format` or *sniffed* from the first
+//! non-empty lines, which are kept and handed to the parser afterwards, so sniffing works on
+//! standard input too. Memory does not grow with the input: one line buffer is reused.
+
+use crate::read::RecordParser;
+use crate::read::{detect_format, parser_for, InputFormat, LineOutcome, ParseError};
+use crate::skip::SkipReason;
+use flate2::read::MultiGzDecoder;
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The longest line kept, in bytes. Real flow records are well under 10 KiB; a line past
+/// 1 MiB means a binary file or a missing newline, and holding it would let one bad input use
+/// unbounded memory. Longer lines are skipped without being buffered.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How many non-empty lines sniffing looks at before giving up: enough to pass over a few
+/// records that carry no format mark, few enough to keep the replayed lines small.
+const SNIFF_NON_EMPTY_LINES: usize = 8;
+
+/// How many physical lines sniffing reads at most, so a run of blank lines cannot make the
+/// replay queue grow.
+const SNIFF_PHYSICAL_LINES: usize = 64;
+
+/// Every gzip member starts with these two bytes (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// One input to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    Stdin,
+    File(PathBuf),
+}
+
+impl InputSpec {
+    /// The name shown to users: the path, or `<stdin>` for `-`.
+    pub fn display_name(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for InputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputSpec::Stdin => f.write_str("<stdin>"),
+            InputSpec::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Why an input could not be found or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("input `{path}` does not exist; check the path or quote a glob pattern")]
+    NotFound { path: String },
+    #[error("glob pattern `{pattern}` matches no files")]
+    NoMatch { pattern: String },
+    #[error("glob pattern `{pattern}` is invalid: {message}")]
+    BadPattern { pattern: String, message: String },
+    #[error("directory `{path}` holds no files to read (hidden files are skipped)")]
+    EmptyDirectory { path: String },
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` has no lines to read, so its format cannot be detected")]
+    Empty { path: String },
+    #[error(
+        "cannot tell the format of `{path}` from its first lines; name it with --format \
+         ({choices})"
+    )]
+    UnknownFormat { path: String, choices: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
+    move |source| InputError::Io { path: path.display().to_string(), source }
+}
+
+/// Turns command-line arguments into the inputs they name, in a stable order.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, InputError> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        let path = Path::new(arg);
+        if arg == "-" {
+            inputs.push(InputSpec::Stdin);
+        } else if path.is_dir() {
+            let files = files_below(path)?;
+            if files.is_empty() {
+                return Err(InputError::EmptyDirectory { path: arg.clone() });
+            }
+            inputs.extend(files.into_iter().map(InputSpec::File));
+        } else if path.exists() {
+            // An existing name is taken literally even if it contains glob characters.
+            inputs.push(InputSpec::File(path.to_path_buf()));
+        } else if arg.contains(['*', '?', '[']) {
+            inputs.extend(expand_glob(arg)?.into_iter().map(InputSpec::File));
+        } else {
+            return Err(InputError::NotFound { path: arg.clone() });
+        }
+    }
+    Ok(inputs)
+}
+
+fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, InputError> {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let matches = glob::glob_with(pattern, options).map_err(|error| InputError::BadPattern {
+        pattern: pattern.to_string(),
+        message: error.msg.to_string(),
+    })?;
+    let mut files = Vec::new();
+    for entry in matches {
+        let path = entry.map_err(|error| InputError::Io {
+            path: error.path().display().to_string(),
+            source: error.into(),
+        })?;
+        if path.is_dir() {
+            files.extend(files_below(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(InputError::NoMatch { pattern: pattern.to_string() });
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Regular files below a directory, sorted, without hidden files or hidden directories.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_error(&path))?;
+        if kind.is_dir() {
+            collect_files(&path, files)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            // Links to files are read; links to directories are not followed, so that a link
+            // cycle cannot make the walk endless.
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// One physical line of an input and what its parser made of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadItem {
+    /// 1-based number of the physical line, counting blank and header lines.
+    pub line: u64,
+    pub result: Result<LineOutcome, ParseError>,
+}
+
+/// What reading one physical line gave.
+enum RawLine {
+    /// The line's bytes, without the newline, are in the buffer.
+    Complete,
+    /// The line exceeded [`MAX_LINE_BYTES`] and was skipped.
+    TooLong,
+    /// The input ended before this line started.
+    End,
+}
+
+/// A line read while sniffing, kept to be parsed later.
+enum Sniffed {
+    Line(Vec<u8>),
+    TooLong,
+    Failed(io::Error),
+}
+
+/// Reads a line into `buf` (cleared first) without ever holding more than
+/// [`MAX_LINE_BYTES`] of it.
+fn read_raw_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<RawLine> {
+    buf.clear();
+    let mut started = false;
+    let mut too_long = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if chunk.is_empty() {
+            return Ok(match (started, too_long) {
+                (false, _) => RawLine::End,
+                (true, true) => RawLine::TooLong,
+                (true, false) => RawLine::Complete,
+            });
+        }
+        started = true;
+        let newline = chunk.iter().position(|&byte| byte == b'\n');
+        let content = &chunk[..newline.unwrap_or(chunk.len())];
+        if !too_long {
+            if buf.len() + content.len() > MAX_LINE_BYTES {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(content);
+            }
+        }
+        let used = newline.map_or(chunk.len(), |position| position + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            return Ok(if too_long { RawLine::TooLong } else { RawLine::Complete });
+        }
+    }
+}
+
+/// The text of a line, without a Windows `\r`, or the error for a line that is not UTF-8.
+fn line_text(bytes: &[u8]) -> Result<&str, ParseError> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|error| {
+        let message = format!(
+            "line is not valid utf-8 (bad byte at offset {}); convert the input to utf-8",
+            error.valid_up_to()
+        );
+        ParseError::new(SkipReason::MalformedLine, message)
+    })
+}
+
+fn too_long_error() -> ParseError {
+    let message = format!("line is longer than {MAX_LINE_BYTES} bytes and was skipped");
+    ParseError::new(SkipReason::LineTooLong, message)
+}
+
+fn read_failure(error: &io::Error) -> ParseError {
+    let message = if error.kind() == io::ErrorKind::UnexpectedEof {
+        format!("input ends in the middle of a record (truncated or incomplete gzip?): {error}")
+    } else {
+        format!("reading stopped: {error}")
+    };
+    ParseError::new(SkipReason::TruncatedInput, message)
+}
+
+/// Wraps the input in a gzip decoder when it starts with the gzip magic bytes.
+fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut magic = [0u8; 2];
+    let mut filled = 0;
+    while filled < magic.len() {
+        match input.read(&mut magic[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    // The peeked bytes are put back in front, which also works for pipes.
+    let joined = io::Cursor::new(magic[..filled].to_vec()).chain(input);
+    if magic[..filled] == GZIP_MAGIC {
+        Ok(Box::new(BufReader::new(MultiGzDecoder::new(joined))))
+    } else {
+        Ok(Box::new(BufReader::new(joined)))
+    }
+}
+
+/// Streams the lines of one input through the parser for its format.
+pub struct InputReader {
+    name: String,
+    format: InputFormat,
+    input: Box<dyn BufRead + Send>,
+    parser: Box<dyn RecordParser>,
+    replay: VecDeque<Sniffed>,
+    buffer: Vec<u8>,
+    line: u64,
+    finished: bool,
+}
+
+impl InputReader {
+    /// Opens an input. `forced` is the `--format` choice; without it the format is sniffed.
+    pub fn open(spec: &InputSpec, forced: Option<InputFormat>) -> Result<InputReader, InputError> {
+        let input: Box<dyn Read + Send> = match spec {
+            InputSpec::Stdin => Box::new(io::stdin()),
+            InputSpec::File(path) => Box::new(File::open(path).map_err(io_error(path))?),
+        };
+        InputReader::from_reader(spec.display_name(), input, forced)
+    }
+
+    /// Reads from any byte stream; `name` is used in errors.
+    pub fn from_reader(
+        name: impl Into<String>,
+        input: Box<dyn Read + Send>,
+        forced: Option<InputFormat>,
+    ) -> Result<InputReader, InputError> {
+        let name = name.into();
+        let io_failure = |source| InputError::Io { path: name.clone(), source };
+        let mut input = maybe_decompress(input).map_err(io_failure)?;
+        let mut buffer = Vec::new();
+        let (replay, sniffed) = match forced {
+            Some(format) => (VecDeque::new(), Some(format)),
+            None => sniff(input.as_mut(), &mut buffer),
+        };
+        let format = match sniffed {
+            Some(format) => format,
+            None => return Err(undetected(name, replay)),
+        };
+        Ok(InputReader {
+            name,
+            format,
+            input,
+            parser: parser_for(format),
+            replay,
+            buffer,
+            line: 0,
+            finished: false,
+        })
+    }
+
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next physical line and its outcome; `None` at the end of the input or after a
+    /// read error has been reported.
+    pub fn next_item(&mut self) -> Option<ReadItem> {
+        if self.finished {
+            return None;
+        }
+        let result = match self.replay.pop_front() {
+            Some(Sniffed::Line(bytes)) => line_text(&bytes).and_then(|t| self.parser.parse_line(t)),
+            Some(Sniffed::TooLong) => Err(too_long_error()),
+            Some(Sniffed::Failed(error)) => {
+                self.finished = true;
+                Err(read_failure(&error))
+            }
+            None => match read_raw_line(self.input.as_mut(), &mut self.buffer) {
+                Ok(RawLine::Complete) => {
+                    line_text(&self.buffer).and_then(|text| self.parser.parse_line(text))
+                }
+                Ok(RawLine::TooLong) => Err(too_long_error()),
+                Ok(RawLine::End) => {
+                    self.finished = true;
+                    return None;
+                }
+                Err(error) => {
+                    self.finished = true;
+                    Err(read_failure(&error))
+                }
+            },
+        };
+        self.line += 1;
+        Some(ReadItem { line: self.line, result })
+    }
+}
+
+impl Iterator for InputReader {
+    type Item = ReadItem;
+
+    fn next(&mut self) -> Option<ReadItem> {
+        self.next_item()
+    }
+}
+
+/// Reads lines until one shows the format, keeping them all for replay.
+fn sniff(
+    input: &mut dyn BufRead,
+    buffer: &mut Vec<u8>,
+) -> (VecDeque<Sniffed>, Option<InputFormat>) {
+    let mut replay = VecDeque::new();
+    let mut non_empty = 0;
+    while replay.len() < SNIFF_PHYSICAL_LINES && non_empty < SNIFF_NON_EMPTY_LINES {
+        match read_raw_line(input, buffer) {
+            Ok(RawLine::Complete) => {
+                let text = line_text(buffer).ok().filter(|text| !text.trim().is_empty());
+                let detected = text.and_then(|text| detect_format(&[text]));
+                non_empty += usize::from(text.is_some());
+                replay.push_back(Sniffed::Line(buffer.clone()));
+                if detected.is_some() {
+                    return (replay, detected);
+                }
+            }
+            Ok(RawLine::TooLong) => replay.push_back(Sniffed::TooLong),
+            Ok(RawLine::End) => break,
+            Err(error) => {
+                replay.push_back(Sniffed::Failed(error));
+                break;
+            }
+        }
+    }
+    (replay, None)
+}
+
+/// The error for an input whose format could not be sniffed, most specific cause first.
+fn undetected(name: String, mut replay: VecDeque<Sniffed>) -> InputError {
+    if let Some(Sniffed::Failed(source)) = replay.pop_back() {
+        return InputError::Io { path: name, source };
+    }
+    let has_lines = replay.iter().any(|sniffed| match sniffed {
+        Sniffed::Line(bytes) => !bytes.trim_ascii().is_empty(),
+        Sniffed::TooLong | Sniffed::Failed(_) => true,
+    });
+    if !has_lines {
+        return InputError::Empty { path: name };
+    }
+    let choices: Vec<&str> = InputFormat::ALL.iter().map(|format| format.as_str()).collect();
+    InputError::UnknownFormat { path: name, choices: choices.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    const ZEEK_JSON: &str = include_str!("../../fixtures/read/zeek-json-conn.log");
+    const ZEEK_TSV: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-sme-11.conn.log");
+
+    fn reader(bytes: Vec<u8>, forced: Option<InputFormat>) -> Result<InputReader, InputError> {
+        InputReader::from_reader("test-input", Box::new(io::Cursor::new(bytes)), forced)
+    }
+
+    fn items(bytes: Vec<u8>) -> Vec<ReadItem> {
+        reader(bytes, None).unwrap().collect()
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(text).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn reason(item: &ReadItem) -> Option<SkipReason> {
+        item.result.as_ref().err().map(|error| error.reason)
+    }
+
+    #[test]
+    fn numbers_every_physical_line_and_detects_the_format() {
+        let text = format!("\n{}", ZEEK_TSV.replace('\n', "\r\n"));
+        let input = reader(text.into_bytes(), None).unwrap();
+        assert_eq!((input.format(), input.name()), (InputFormat::ZeekTsv, "test-input"));
+        let items: Vec<ReadItem> = input.collect();
+        assert_eq!(items.len(), 16);
+        assert_eq!(
+            items.iter().map(|item| item.line).collect::<Vec<_>>(),
+            (1..=16).collect::<Vec<_>>()
+        );
+        assert!(items[..9].iter().all(|item| item.result == Ok(LineOutcome::Ignored)));
+        assert!(items[9..].iter().all(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))));
+    }
+
+    #[test]
+    fn gzip_is_recognised_by_content_even_in_several_members() {
+        let plain = items(ZEEK_JSON.as_bytes().to_vec());
+        let (first, second) = ZEEK_JSON.split_at(ZEEK_JSON.find("\n{").unwrap() + 1);
+        let mut members = gzip(first.as_bytes());
+        members.extend(gzip(second.as_bytes()));
+        let input = reader(members, None).unwrap();
+        assert_eq!(input.format(), InputFormat::ZeekJson);
+        assert_eq!(input.collect::<Vec<_>>(), plain);
+    }
+
+    #[test]
+    fn truncated_gzip_reports_once_then_ends() {
+        let compressed = gzip(ZEEK_JSON.as_bytes());
+        let cut = compressed[..compressed.len() * 2 / 3].to_vec();
+        let items = items(cut);
+        let last = items.last().unwrap();
+        assert_eq!(reason(last), Some(SkipReason::TruncatedInput));
+        assert!(last.result.as_ref().unwrap_err().message.contains("truncated"));
+        assert!(items[..items.len() - 1].iter().all(|item| item.result.is_ok()));
+        assert_eq!(last.line, items.len() as u64);
+    }
+
+    #[test]
+    fn long_lines_and_bad_utf8_are_reported_and_reading_goes_on() {
+        let mut text = ZEEK_JSON.lines().next().unwrap().as_bytes().to_vec();
+        text.extend(b"\n{\"ts\":\"");
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        text.extend(b"\"}\n{\"ts\":1,\"note\":\"caf\xe9\"}\n");
+        text.extend(ZEEK_JSON.lines().nth(1).unwrap().as_bytes());
+        let items = items(text);
+        assert_eq!(items.len(), 4);
+        assert!(matches!(items[0].result, Ok(LineOutcome::Flow(_))));
+        assert_eq!((items[1].line, reason(&items[1])), (2, Some(SkipReason::LineTooLong)));
+        assert_eq!((items[2].line, reason(&items[2])), (3, Some(SkipReason::MalformedLine)));
+        assert!(items[2].result.as_ref().unwrap_err().message.contains("utf-8"));
+        assert!(matches!(items[3].result, Ok(LineOutcome::Flow(_))));
+    }
+
+    #[test]
+    fn a_long_first_line_is_replayed_after_sniffing() {
+        let mut text = vec![b'y'; MAX_LINE_BYTES + 1];
+        text.extend(format!("\n{ZEEK_JSON}").as_bytes());
+        let items = items(text);
+        assert_eq!(reason(&items[0]), Some(SkipReason::LineTooLong));
+        assert_eq!(items.len(), 9);
+    }
+
+    #[test]
+    fn undetectable_input_names_the_choices() {
+        let error = reader(b"a,b\n1,2\n".to_vec(), None).err().unwrap();
+        let message = error.to_string();
+        assert!(message.contains("test-input") && message.contains("--format"), "{message}");
+        assert!(message.contains("zeek-tsv, zeek-json, suricata, ecs, argus"), "{message}");
+        assert!(matches!(reader(b"\n\n".to_vec(), None), Err(InputError::Empty { .. })));
+        let forced = reader(b"a,b\n".to_vec(), Some(InputFormat::Argus)).unwrap();
+        assert_eq!(forced.format(), InputFormat::Argus);
+    }
+
+    #[test]
+    fn expands_dirs_globs_and_stdin_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        for name in ["b.log", "a.log", ".hidden.log", "sub/c.log", ".git/d.log", "e.json"] {
+            fs::write(root.join(name), ZEEK_JSON).unwrap();
+        }
+        let arg = |path: &Path| path.display().to_string();
+        let from_dir = expand_inputs(&[arg(root)]).unwrap();
+        let expected: Vec<InputSpec> = ["a.log", "b.log", "e.json", "sub/c.log"]
+            .iter()
+            .map(|name| InputSpec::File(root.join(name)))
+            .collect();
+        assert_eq!(from_dir, expected);
+        let from_glob = expand_inputs(&["-".to_string(), arg(&root.join("*.log"))]).unwrap();
+        assert_eq!(from_glob[0], InputSpec::Stdin);
+        assert_eq!(from_glob[0].display_name(), "<stdin>");
+        assert_eq!(from_glob[1..], expected[..2]);
+        let missing = arg(&root.join("nope.log"));
+        let error = expand_inputs(std::slice::from_ref(&missing)).unwrap_err();
+        assert!(error.to_string().contains(&missing), "{error}");
+        let no_match = expand_inputs(&[arg(&root.join("*.gz"))]).unwrap_err();
+        assert!(matches!(no_match, InputError::NoMatch { .. }), "{no_match}");
+        let opened = InputReader::open(&expected[0], None).unwrap();
+        assert_eq!(opened.name(), arg(&root.join("a.log")));
+        assert_eq!(
+            opened.filter(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))).count(),
+            8
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Timestamps as the formats write them, turned into [`EpochMicros`].
+//!
+//! An *epoch timestamp* is a decimal count of seconds since 1970-01-01 UTC with an optional
+//! fraction (`1676851329.767505`, Zeek `ts`). An *ISO timestamp* is an ISO 8601 date and time
+//! with a UTC offset (`2021-06-06T15:59:46.457984+0200`, `+02:00` or `Z`). A *naive
+//! timestamp* has no offset at all (Argus `StartTime`); the caller says how to read it.
+
+use crate::flow::{EpochMicros, MICROS_PER_SEC};
+use crate::read::ParseError;
+use crate::skip::SkipReason;
+use chrono::{DateTime, NaiveDateTime};
+
+/// Digits of a fraction of a second that fit in microseconds; finer digits are dropped, since
+/// no sensor we read is more precise than that.
+const MICRO_DIGITS: usize = 6;
+
+/// Reads decimal epoch seconds exactly, without passing through a float, so that
+/// `1676851329.767505` gives `1676851329767505` and not a neighbour one microsecond away.
+pub fn epoch_seconds_to_micros(text: &str) -> Option<EpochMicros> {
+    let text = text.trim();
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if unsigned.contains(['e', 'E']) {
+        return scientific_seconds_to_micros(text);
+    }
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let whole_secs: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut fraction_micros: i64 = 0;
+    for position in 0..MICRO_DIGITS {
+        let digit = fraction.as_bytes().get(position).map_or(0, |b| i64::from(b - b'0'));
+        fraction_micros = fraction_micros * 10 + digit;
+    }
+    let micros = whole_secs.checked_mul(MICROS_PER_SEC)?.checked_add(fraction_micros)?;
+    Some(if negative { -micros } else { micros })
+}
+
+/// Exponent notation only shows up when a JSON writer formats a float that way; a float has
+/// enough precision for it to be read to the nearest microsecond.
+fn scientific_seconds_to_micros(text: &str) -> Option<EpochMicros> {
+    let seconds: f64 = text.parse().ok()?;
+    let micros = (seconds * MICROS_PER_SEC as f64).round();
+    // The bounds keep the cast below from saturating silently.
+    if micros.is_finite() && micros.abs() < i64::MAX as f64 {
+        Some(micros as i64)
+    } else {
+        None
+    }
+}
+
+/// Reads an ISO 8601 timestamp that carries a UTC offset. A timestamp without an offset is
+/// refused: guessing the zone would shift every bucket by hours without anyone noticing.
+pub fn iso8601_to_micros(text: &str) -> Option<EpochMicros> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%z"))
+        .ok()
+        .map(|time| time.timestamp_micros())
+}
+
+/// Reads a timestamp without an offset in the given `chrono` format, as UTC.
+pub fn naive_utc_to_micros(text: &str, format: &str) -> Option<EpochMicros> {
+    NaiveDateTime::parse_from_str(text.trim(), format)
+        .ok()
+        .map(|time| time.and_utc().timestamp_micros())
+}
+
+/// Reads either an epoch timestamp or an ISO timestamp, for fields that hold one or the other
+/// depending on how the sensor was configured (Zeek JSON `ts`).
+pub fn any_to_micros(text: &str) -> Option<EpochMicros> {
+    epoch_seconds_to_micros(text).or_else(|| iso8601_to_micros(text))
+}
+
+/// The error for a timestamp field that did not parse, with the accepted shapes as a hint.
+pub fn bad_timestamp(field: &str, value: &str) -> ParseError {
+    let message = if looks_like_iso_without_offset(value) {
+        "timestamp has no utc offset; add `Z` or `+hh:mm` so that its zone is known"
+    } else {
+        "not a timestamp; expected epoch seconds (1676851329.767505) or iso 8601 with offset \
+         (2021-06-06T15:59:46.457984+02:00)"
+    };
+    ParseError::field(SkipReason::BadTimestamp, field, value, message)
+}
+
+fn looks_like_iso_without_offset(value: &str) -> bool {
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .any(|format| naive_utc_to_micros(value, format).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_seconds_are_exact_to_the_microsecond() {
+        assert_eq!(epoch_seconds_to_micros("1676851329.767505"), Some(1_676_851_329_767_505));
+        assert_eq!(epoch_seconds_to_micros("22.335172"), Some(22_335_172));
+        assert_eq!(epoch_seconds_to_micros("22.3"), Some(22_300_000));
+        assert_eq!(epoch_seconds_to_micros("22"), Some(22_000_000));
+        assert_eq!(epoch_seconds_to_micros("1.12345678"), Some(1_123_456));
+        assert_eq!(epoch_seconds_to_micros("-1.5"), Some(-1_500_000));
+        assert_eq!(epoch_seconds_to_micros("1.6768513297675e9"), Some(1_676_851_329_767_500));
+        for bad in ["", ".", "abc", "1.2.3", "1,5", "nan", "inf", "99999999999999999999"] {
+            assert_eq!(epoch_seconds_to_micros(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_timestamps_need_an_offset() {
+        let expected = Some(1_622_987_986_457_984);
+        assert_eq!(iso8601_to_micros("2021-06-06T15:59:46.457984+0200"), expected);
+        assert_eq!(iso8601_to_micros("2021-06-06T15:59:46.457984+02:00"), expected);
+        assert_eq!(iso8601_to_micros("2021-06-06T13:59:46.457984Z"), expected);
+        assert_eq!(iso8601_to_micros("2021-06-06 13:59:46.457984Z"), expected);
+        assert_eq!(iso8601_to_micros("2021-06-06T13:59:46Z"), Some(1_622_987_986_000_000));
+        assert_eq!(iso8601_to_micros("2021-06-06T13:59:46.457984"), None);
+        let error = bad_timestamp("ts", "2021-06-06T13:59:46.457984");
+        assert_eq!(error.reason, SkipReason::BadTimestamp);
+        assert!(error.message.contains("no utc offset"), "{}", error.message);
+    }
+
+    #[test]
+    fn naive_timestamps_are_read_as_utc() {
+        let micros = naive_utc_to_micros("2019/04/04 16:23:00.325010", "%Y/%m/%d %H:%M:%S%.f");
+        assert_eq!(micros, Some(1_554_394_980_325_010));
+    }
+}

@@ -1,0 +1,330 @@
+//! Zeek conn.log in Zeek's own tab-separated format.
+//!
+//! The file describes itself in *header lines* that start with `#`: `#separator` (written with
+//! escapes, `\x09` for TAB), `#set_separator`, `#empty_field` (the text meaning an empty
+//! value, `(empty)`), `#unset_field` (the text meaning no value, `-`) and `#fields` (the column
+//! names). *Data lines* follow, one connection each, with one value per `#fields` column.
+//! Columns are found by name, so their order and any extra columns (the `label` and
+//! `detailedlabel` columns of labelled datasets) do not matter.
+//!
+//! A data line before any `#fields` header is refused. Other Zeek logs (dns.log, http.log)
+//! share conn.log's first seven columns, so a headerless line cannot be told apart from them,
+//! and a guessed column order would turn a query name into a byte count without any error.
+
+use crate::read::time::{bad_timestamp, epoch_seconds_to_micros};
+use crate::read::value::{missing, parse_count, parse_flag, parse_ip, parse_port, transport_name};
+use crate::read::zeek::{self, ZeekConn};
+use crate::read::{LineOutcome, ParseError, RecordParser};
+use crate::skip::SkipReason;
+
+/// The header-declared separators and markers, with Zeek's defaults until a header says
+/// otherwise.
+#[derive(Debug, Clone)]
+struct Markers {
+    separator: String,
+    empty_field: String,
+    unset_field: String,
+}
+
+impl Default for Markers {
+    fn default() -> Self {
+        Markers {
+            separator: "\t".to_string(),
+            empty_field: "(empty)".to_string(),
+            unset_field: "-".to_string(),
+        }
+    }
+}
+
+/// Where each mapped field sits among the `#fields` columns.
+#[derive(Debug, Clone)]
+struct Columns {
+    count: usize,
+    ts: usize,
+    orig_h: usize,
+    resp_h: usize,
+    orig_p: Option<usize>,
+    resp_p: Option<usize>,
+    proto: Option<usize>,
+    orig_bytes: Option<usize>,
+    resp_bytes: Option<usize>,
+    local_orig: Option<usize>,
+    local_resp: Option<usize>,
+}
+
+impl Columns {
+    /// A `#fields` list without a required column makes every later data line fail with the
+    /// same error, so the error is built once here.
+    fn from_names(names: &[&str]) -> Result<Columns, ParseError> {
+        let find = |name: &str| names.iter().position(|column| *column == name);
+        let require = |name: &str| {
+            find(name).ok_or_else(|| {
+                let message = format!("the `#fields` header has no `{name}` column");
+                ParseError { message, ..missing(name) }
+            })
+        };
+        Ok(Columns {
+            count: names.len(),
+            ts: require(zeek::TS)?,
+            orig_h: require(zeek::ORIG_H)?,
+            resp_h: require(zeek::RESP_H)?,
+            orig_p: find(zeek::ORIG_P),
+            resp_p: find(zeek::RESP_P),
+            proto: find(zeek::PROTO),
+            orig_bytes: find(zeek::ORIG_BYTES),
+            resp_bytes: find(zeek::RESP_BYTES),
+            local_orig: find(zeek::LOCAL_ORIG),
+            local_resp: find(zeek::LOCAL_RESP),
+        })
+    }
+}
+
+/// Reads one Zeek TSV file; it remembers the header it has seen.
+#[derive(Debug, Default)]
+pub struct ZeekTsvParser {
+    markers: Markers,
+    columns: Option<Result<Columns, ParseError>>,
+}
+
+impl ZeekTsvParser {
+    pub fn new() -> ZeekTsvParser {
+        ZeekTsvParser::default()
+    }
+
+    fn read_header(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
+        if let Some(rest) = line.strip_prefix("#separator") {
+            // This one line is written with a space, since its reader cannot know the
+            // separator yet.
+            let escaped = rest.strip_prefix([' ', '\t']).unwrap_or(rest);
+            let separator = decode_escapes(escaped);
+            if separator.is_empty() {
+                let message = "separator is empty; expected a value such as `\\x09`";
+                return Err(ParseError::field(SkipReason::BadValue, "#separator", rest, message));
+            }
+            self.markers.separator = separator;
+            return Ok(LineOutcome::Ignored);
+        }
+        let mut parts = line.split(self.markers.separator.as_str());
+        let key = parts.next().unwrap_or_default();
+        let value = line[key.len()..].get(self.markers.separator.len()..).unwrap_or("");
+        match key {
+            "#empty_field" => self.markers.empty_field = value.to_string(),
+            "#unset_field" => self.markers.unset_field = value.to_string(),
+            "#fields" => {
+                let names: Vec<&str> = parts.collect();
+                self.columns = Some(Columns::from_names(&names));
+            }
+            _ => {}
+        }
+        Ok(LineOutcome::Ignored)
+    }
+
+    /// The value of a column, or `None` when Zeek marked it unset or empty.
+    fn value<'a>(&self, values: &[&'a str], column: Option<usize>) -> Option<&'a str> {
+        let value = values[column?];
+        let markers = &self.markers;
+        (value != markers.unset_field && value != markers.empty_field).then_some(value)
+    }
+
+    fn read_data(&self, line: &str) -> Result<LineOutcome, ParseError> {
+        let columns = match &self.columns {
+            Some(Ok(columns)) => columns,
+            Some(Err(error)) => return Err(error.clone()),
+            None => {
+                let message = "data line before the `#fields` header; zeek tsv needs its \
+                               header lines (do not strip `#` lines, or use zeek's json output)";
+                return Err(ParseError { message: message.to_string(), ..missing("#fields") });
+            }
+        };
+        let values: Vec<&str> = line.split(self.markers.separator.as_str()).collect();
+        if values.len() != columns.count {
+            let message = format!(
+                "expected {} columns as named by `#fields`, found {}",
+                columns.count,
+                values.len()
+            );
+            return Err(ParseError::new(SkipReason::MalformedLine, message));
+        }
+        let text = |column: usize| self.value(&values, Some(column));
+        let optional = |column| self.value(&values, column);
+        let ts = text(columns.ts).ok_or_else(|| missing(zeek::TS))?;
+        let start_micros =
+            epoch_seconds_to_micros(ts).ok_or_else(|| bad_timestamp(zeek::TS, ts))?;
+        let address = |column, field| match text(column) {
+            Some(value) => parse_ip(field, value),
+            None => Err(missing(field)),
+        };
+        let port = |column, field| optional(column).map(|v| parse_port(field, v)).transpose();
+        let count = |column, field| optional(column).map(|v| parse_count(field, v)).transpose();
+        let flag = |column, field| optional(column).map(|v| parse_flag(field, v)).transpose();
+        let conn = ZeekConn {
+            start_micros,
+            orig_h: address(columns.orig_h, zeek::ORIG_H)?,
+            orig_p: port(columns.orig_p, zeek::ORIG_P)?,
+            resp_h: address(columns.resp_h, zeek::RESP_H)?,
+            resp_p: port(columns.resp_p, zeek::RESP_P)?,
+            transport: optional(columns.proto).and_then(transport_name),
+            orig_bytes: count(columns.orig_bytes, zeek::ORIG_BYTES)?,
+            resp_bytes: count(columns.resp_bytes, zeek::RESP_BYTES)?,
+            local_orig: flag(columns.local_orig, zeek::LOCAL_ORIG)?,
+            local_resp: flag(columns.local_resp, zeek::LOCAL_RESP)?,
+        };
+        Ok(LineOutcome::Flow(Box::new(conn.into_flow())))
+    }
+}
+
+impl RecordParser for ZeekTsvParser {
+    fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
+        if line.trim().is_empty() {
+            Ok(LineOutcome::Ignored)
+        } else if line.starts_with('#') {
+            self.read_header(line)
+        } else {
+            self.read_data(line)
+        }
+    }
+}
+
+/// Decodes Zeek's `\xHH` escapes; any other text is kept as written.
+fn decode_escapes(text: &str) -> String {
+    let mut decoded = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("\\x") {
+        decoded.push_str(&rest[..start]);
+        let hex = rest.get(start + 2..start + 4);
+        match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+            Some(byte) => {
+                decoded.push(char::from(byte));
+                rest = &rest[start + 4..];
+            }
+            None => {
+                decoded.push_str("\\x");
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    decoded.push_str(rest);
+    decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Direction;
+    use crate::read::test_support::{assert_error, flows, ip, parse_all};
+
+    const SME: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-sme-11.conn.log");
+    const NORMAL: &str = include_str!("../../fixtures/read/zeek-tsv-ctu-normal-40.conn.log");
+
+    /// The header of the CTU-SME-11 fixture, for building test lines.
+    fn header() -> String {
+        SME.lines().take(8).map(|line| format!("{line}\n")).collect()
+    }
+
+    const GOOD: &str = "1676851429.981575\tCwgb6g4uF7qxeTJit6\t192.168.1.109\t34606\t\
+        185.125.190.17\t80\ttcp\thttp\t0.038607\t87\t147\tSF\t-\t-\t0\tShADTdtfFa\t10\t710\t8\t\
+        726\t-\tBenign\tFrom_benign-To_benign-Ubuntu";
+
+    fn parse_after_header(line: &str) -> Result<LineOutcome, ParseError> {
+        let mut parser = ZeekTsvParser::new();
+        for header_line in header().lines() {
+            assert_eq!(parser.parse_line(header_line), Ok(LineOutcome::Ignored));
+        }
+        parser.parse_line(line)
+    }
+
+    #[test]
+    fn reads_every_mapped_field_of_real_records() {
+        let outcomes = parse_all(&mut ZeekTsvParser::new(), SME);
+        assert!(outcomes[..8].iter().all(|o| o == &Ok(LineOutcome::Ignored)));
+        let flows = flows(&outcomes);
+        assert_eq!(flows.len(), 7);
+        let dhcp = &flows[0];
+        assert_eq!(dhcp.start_micros, 1_676_851_329_767_505);
+        assert_eq!((dhcp.source_ip, dhcp.source_port), (ip("192.168.1.109"), Some(68)));
+        assert_eq!((dhcp.destination_ip, dhcp.destination_port), (ip("192.168.1.1"), Some(67)));
+        assert_eq!(dhcp.transport.as_deref(), Some("udp"));
+        assert_eq!((dhcp.bytes_sent, dhcp.bytes_received), (Some(592), Some(600)));
+        assert_eq!(dhcp.direction, None);
+        assert_eq!((dhcp.host_name.as_ref(), dhcp.destination_geo.as_ref()), (None, None));
+        let unset = &flows[6];
+        assert_eq!(unset.start_micros, 1_676_885_803_245_695);
+        assert_eq!(unset.destination_ip, ip("1.1.1.1"));
+        assert_eq!((unset.bytes_sent, unset.bytes_received), (None, None));
+    }
+
+    #[test]
+    fn locality_flags_give_the_direction() {
+        let flows = flows(&parse_all(&mut ZeekTsvParser::new(), NORMAL));
+        assert_eq!(flows.len(), 8);
+        let outbound = &flows[0];
+        assert_eq!(outbound.start_micros, 1_655_071_198_444_458);
+        assert_eq!((outbound.source_ip, outbound.source_port), (ip("147.32.81.167"), Some(62771)));
+        assert_eq!(outbound.destination_ip, ip("40.74.108.123"));
+        assert_eq!(outbound.destination_port, Some(443));
+        assert_eq!((outbound.bytes_sent, outbound.bytes_received), (Some(1596), Some(4039)));
+        assert_eq!(outbound.direction, Some(Direction::Outbound));
+        assert_eq!(flows[1].direction, Some(Direction::Inbound));
+        let icmp = &flows[7];
+        assert_eq!(icmp.transport.as_deref(), Some("icmp"));
+        assert_eq!((icmp.source_port, icmp.destination_port), (Some(8), Some(0)));
+        assert_eq!((icmp.bytes_sent, icmp.direction), (Some(0), Some(Direction::Inbound)));
+    }
+
+    #[test]
+    fn columns_are_found_by_name_with_any_separator() {
+        let text = "#separator \\x2c\n#unset_field,-\n\
+            #fields,label,id.resp_p,id.resp_h,orig_bytes,ts,id.orig_h,local_resp,local_orig\n\
+            x,53,1.1.1.1,86,1676913498.704651,192.168.1.109,F,T\n";
+        let flows = flows(&parse_all(&mut ZeekTsvParser::new(), text));
+        assert_eq!(flows[0].start_micros, 1_676_913_498_704_651);
+        assert_eq!((flows[0].destination_ip, flows[0].destination_port), (ip("1.1.1.1"), Some(53)));
+        assert_eq!((flows[0].source_port, flows[0].bytes_received), (None, None));
+        assert_eq!(
+            (flows[0].bytes_sent, flows[0].direction),
+            (Some(86), Some(Direction::Outbound))
+        );
+        assert_eq!(decode_escapes("\\x09"), "\t");
+        assert_eq!(decode_escapes("a\\xzz"), "a\\xzz");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let bad_address = GOOD.replace("192.168.1.109", "192.168.1.999");
+        assert_error(parse_after_header(&bad_address), SkipReason::BadAddress, Some("id.orig_h"));
+        let bad_bytes = GOOD.replace("\t87\t", "\t8x7\t");
+        let error = assert_error(
+            parse_after_header(&bad_bytes),
+            SkipReason::BadValue,
+            Some(zeek::ORIG_BYTES),
+        );
+        assert_eq!(error.value.as_deref(), Some("8x7"));
+        let bad_port = GOOD.replace("\t34606\t", "\t99999\t");
+        assert_error(parse_after_header(&bad_port), SkipReason::BadValue, Some("id.orig_p"));
+        let bad_ts = GOOD.replace("1676851429.981575", "yesterday");
+        assert_error(parse_after_header(&bad_ts), SkipReason::BadTimestamp, Some("ts"));
+        let unset_ts = GOOD.replace("1676851429.981575", "-");
+        assert_error(parse_after_header(&unset_ts), SkipReason::MissingField, Some("ts"));
+        let bad_flag = GOOD.replace("\tSF\t-\t", "\tSF\tY\t");
+        assert_error(parse_after_header(&bad_flag), SkipReason::BadValue, Some("local_orig"));
+        let short = GOOD.rsplit_once('\t').unwrap().0;
+        let error = assert_error(parse_after_header(short), SkipReason::MalformedLine, None);
+        assert!(error.message.contains("expected 23 columns"), "{}", error.message);
+    }
+
+    #[test]
+    fn data_without_a_usable_header_is_refused() {
+        let error = assert_error(
+            ZeekTsvParser::new().parse_line(GOOD),
+            SkipReason::MissingField,
+            Some("#fields"),
+        );
+        assert!(error.message.contains("header"), "{}", error.message);
+        let mut parser = ZeekTsvParser::new();
+        assert_eq!(parser.parse_line("#fields\tts\tid.orig_h"), Ok(LineOutcome::Ignored));
+        let result = parser.parse_line("1.0\t10.0.0.1");
+        assert_error(result, SkipReason::MissingField, Some("id.resp_h"));
+        let bad_separator = ZeekTsvParser::new().parse_line("#separator ");
+        assert_error(bad_separator, SkipReason::BadValue, Some("#separator"));
+    }
+}
