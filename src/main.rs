@@ -1,1 +1,196 @@
-fn main() {}
+//! The `geoexfil` command line: a thin layer over the library's `run` module.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use geoexfil::filter::NetworkSet;
+use geoexfil::job::JobConfig;
+use geoexfil::model::{ModelConfig, DEFAULT_MAX_PARTITIONS};
+use geoexfil::read::InputFormat;
+use geoexfil::rule::RuleConfig;
+use geoexfil::run::{run_detect, DetectOptions, Sink};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nembedded GeoIP: DB-IP IP to Country Lite, CC BY 4.0. IP Geolocation by DB-IP \
+     (https://db-ip.com)"
+);
+
+/// Finds data exfiltration to unusual countries in network telemetry.
+#[derive(Parser)]
+#[command(name = "geoexfil", version, long_version = LONG_VERSION)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log detail on standard error: error, warn, info, debug or trace.
+    #[arg(long, global = true, default_value = "warn")]
+    log_level: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Learn normal outbound volume per destination and alert on unusual buckets.
+    Detect(DetectArgs),
+}
+
+fn parse_duration_secs(text: &str) -> Result<i64, String> {
+    let duration: Duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; write a duration such as 3h, 15m or 90s"))?;
+    i64::try_from(duration.as_secs()).map_err(|_| "duration too long".to_string())
+}
+
+fn parse_format(text: &str) -> Result<InputFormat, String> {
+    InputFormat::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = InputFormat::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {text:?}; choose one of {}", names.join(", "))
+    })
+}
+
+fn parse_job(text: &str) -> Result<JobConfig, String> {
+    JobConfig::by_name(text).ok_or_else(|| {
+        let names: Vec<&str> = JobConfig::builtin().iter().map(|(n, _)| *n).collect();
+        format!("unknown job {text:?}; choose one of {} or a full job id", names.join(", "))
+    })
+}
+
+fn parse_sink(text: &str) -> Result<Sink, String> {
+    Ok(if text == "-" { Sink::Stdout } else { Sink::File(PathBuf::from(text)) })
+}
+
+#[derive(Args)]
+struct DetectArgs {
+    /// Input files, directories, glob patterns, or - for standard input. Gzip is read
+    /// transparently. Give files in time order: the clock runs on the data's timestamps.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Input format, when it cannot be detected from the content:
+    /// zeek-tsv, zeek-json, suricata, ecs or argus.
+    #[arg(long, value_parser = parse_format)]
+    format: Option<InputFormat>,
+    /// Job: country (the reference job), region, destination-ip or destination-port.
+    #[arg(long, default_value = "country", value_parser = parse_job)]
+    job: JobConfig,
+    /// Bucket span.
+    #[arg(long, value_name = "DURATION", default_value = "3h", value_parser = parse_duration_secs)]
+    bucket_span: i64,
+    /// How long after a bucket ends late flows are still counted in it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration_secs)]
+    allowed_lateness: i64,
+    /// GeoIP2/GeoLite2 Country or City file, or a DB-IP City/Country file (.mmdb), instead
+    /// of the embedded DB-IP country database.
+    #[arg(long, value_name = "FILE")]
+    geoip: Option<PathBuf>,
+    /// Look every destination up in the GeoIP database even when the event carries geo fields.
+    #[arg(long)]
+    reresolve_geo: bool,
+    /// Internal networks, comma-separated CIDRs (replaces the default RFC 1918, CGNAT,
+    /// fc00::/7 and fe80::/10). Use it when monitored hosts have public addresses.
+    #[arg(long, value_name = "CIDRS", value_delimiter = ',')]
+    internal: Vec<String>,
+    /// Ignore the sensor's own direction (Zeek local_orig/local_resp, ECS network.direction)
+    /// and decide from the internal networks alone.
+    #[arg(long)]
+    ignore_sensor_direction: bool,
+    /// State database (SQLite). With it, a later run continues where this one stopped and
+    /// input already processed is not counted again.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Close and score every open bucket at the end of input. This is the default without
+    /// --state; with --state, open buckets wait for the next run unless this is given.
+    #[arg(long)]
+    flush: bool,
+    /// Where to write alerts as NDJSON; - for standard output.
+    #[arg(long, value_name = "FILE", default_value = "-", value_parser = parse_sink)]
+    alerts: Sink,
+    /// Also write every anomaly record with a score above 0 as NDJSON.
+    #[arg(long, value_name = "FILE", value_parser = parse_sink)]
+    records: Option<Sink>,
+    /// Record score at or above which the rule alerts.
+    #[arg(long, default_value_t = 75.0)]
+    threshold: f64,
+    /// How often the rule runs on the data's clock.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration_secs)]
+    rule_interval: i64,
+    /// How far back each rule run looks.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_duration_secs)]
+    lookback: i64,
+    /// At most this many alerts per rule run.
+    #[arg(long, default_value_t = 100)]
+    max_alerts_per_run: usize,
+    /// At most this many over values (countries, addresses, ports) are modelled.
+    #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
+    max_over_values: usize,
+    /// Print no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl DetectArgs {
+    fn into_options(self) -> anyhow::Result<DetectOptions> {
+        let internal = if self.internal.is_empty() {
+            NetworkSet::default_internal()
+        } else {
+            NetworkSet::parse(&self.internal).context("--internal")?
+        };
+        if self.bucket_span <= 0 {
+            anyhow::bail!("--bucket-span must be longer than zero");
+        }
+        let mut job = self.job;
+        job.bucket_secs = self.bucket_span;
+        job.allowed_lateness_secs = self.allowed_lateness;
+        Ok(DetectOptions {
+            inputs: self.inputs,
+            format: self.format,
+            job,
+            model: ModelConfig { max_partitions: self.max_over_values, ..ModelConfig::default() },
+            rule: RuleConfig {
+                interval_secs: self.rule_interval,
+                lookback_secs: self.lookback,
+                score_threshold: self.threshold,
+                max_alerts_per_run: self.max_alerts_per_run,
+            },
+            geoip: self.geoip,
+            use_event_geo: !self.reresolve_geo,
+            internal,
+            trust_sensor_direction: !self.ignore_sensor_direction,
+            flush: self.flush || self.state.is_none(),
+            state: self.state,
+            alerts: Some(self.alerts),
+            records: self.records,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Detect(args) => {
+            let quiet = args.quiet;
+            args.into_options()
+                .and_then(|options| run_detect(&options))
+                .map(|outcome| (outcome, quiet))
+        }
+    };
+    match result {
+        Ok((outcome, quiet)) => {
+            if !quiet {
+                eprint!("{}", outcome.summary);
+            }
+            ExitCode::from(outcome.exit_code as u8)
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -115,7 +115,8 @@ impl BucketClock {
     pub fn flush(&mut self) -> Vec<BucketAggregate> {
         if let Some(last) = self.open.keys().next_back() {
             let horizon = last + self.bucket_secs;
-            self.closed_before_secs = Some(self.closed_before_secs.map_or(horizon, |c| c.max(horizon)));
+            self.closed_before_secs =
+                Some(self.closed_before_secs.map_or(horizon, |c| c.max(horizon)));
         }
         std::mem::take(&mut self.open).into_values().collect()
     }

@@ -230,7 +230,8 @@ mod tests {
         for (i, bytes) in [5u64, 900, 3, 70, 70, 1000, 2, 800].into_iter().enumerate() {
             add(&mut bucket, "NL", bytes, i as u8);
         }
-        let top: Vec<u64> = bucket.partitions["NL"].top_flows.iter().map(|f| f.bytes_sent).collect();
+        let top: Vec<u64> =
+            bucket.partitions["NL"].top_flows.iter().map(|f| f.bytes_sent).collect();
         assert_eq!(top, vec![1000, 900, 800, 70, 70]);
     }
 

@@ -60,6 +60,18 @@ const PRIOR_FIRST_SEEN_SHAPE: f64 = 1.0;
 /// soon come from its own history.
 const MAX_PRIOR_SHAPE: f64 = 10.0;
 
+/// An over value's own spread informs the pooled spread once it has this many active buckets;
+/// fewer say little about how much its totals vary.
+const MIN_ACTIVE_BUCKETS_FOR_SPREAD: u64 = 4;
+
+/// Before any over value has enough history, bucket totals are assumed to vary by a factor of
+/// about 7 (2 on the log scale) from bucket to bucket, which real per-country totals do.
+const DEFAULT_WITHIN_LOG_VARIANCE: f64 = 4.0;
+
+/// The pooled spread is never taken as narrower than a factor of about 1.6 (0.5 on the log
+/// scale): even the steadiest destinations vary that much from one bucket to the next.
+const MIN_WITHIN_LOG_VARIANCE: f64 = 0.25;
+
 /// Probability at and above which a bucket updates its baseline at full weight.
 const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
 /// Probability at and below which a bucket updates its baseline at [`MIN_UPDATE_WEIGHT`].
@@ -153,11 +165,11 @@ impl PopulationModel {
         self.first_appearances.push_back((log_bytes, weight));
     }
 
-    /// The prior every partition's baseline starts from. Before any data, a weak assumption;
-    /// afterwards, a t distribution centred on the weighted median of first appearances, with
-    /// their robust spread and as many degrees of freedom as the sample's weight supports
-    /// (at most [`MAX_PRIOR_SHAPE`] times two).
-    pub fn partition_prior(&self) -> NormalInverseGamma {
+    /// The belief about the log total of a value in the bucket where it first appears. Before
+    /// any data, a weak assumption; afterwards, centred on the weighted median of first
+    /// appearances, with their robust spread and as much certainty as the sample's weight
+    /// supports (at most [`MAX_PRIOR_SHAPE`]).
+    pub fn first_seen_belief(&self) -> NormalInverseGamma {
         let weight: f64 = self.first_appearances.iter().map(|&(_, w)| w).sum();
         if weight < 1.0 {
             return NormalInverseGamma::with_predictive(
@@ -252,15 +264,53 @@ impl ModelSet {
         }
     }
 
-    fn judgement(&self, prior: &NormalInverseGamma, over_value: &str) -> Judgement {
+    /// Typical bucket-to-bucket spread of an over value's log totals: the weighted median of
+    /// the spreads of the values with at least [`MIN_ACTIVE_BUCKETS_FOR_SPREAD`] active buckets,
+    /// or a weak default before there are any. Returns the variance and how many values'
+    /// worth of evidence it rests on.
+    fn pooled_within_variance(&self) -> (f64, usize) {
+        let spreads: Vec<(f64, f64)> = self
+            .partitions
+            .values()
+            .filter(|m| m.active_buckets >= MIN_ACTIVE_BUCKETS_FOR_SPREAD && m.volume.weight > 0.0)
+            .map(|m| (m.volume.sum_sq_dev / m.volume.weight, 1.0))
+            .collect();
+        if spreads.is_empty() {
+            return (DEFAULT_WITHIN_LOG_VARIANCE, 0);
+        }
+        let count = spreads.len();
+        (weighted_median(spreads.into_iter()).max(MIN_WITHIN_LOG_VARIANCE), count)
+    }
+
+    /// The prior each over value's own baseline starts from: centred where first appearances
+    /// sit and as certain as the population is, but with the pooled bucket-to-bucket spread of
+    /// established values rather than the spread between values. A baseline without weight of
+    /// its own (a value whose only bucket was anomalous) is thus judged much like a new value,
+    /// and one with history soon by its own level and spread.
+    fn partition_prior(&self, first_seen: &NormalInverseGamma) -> NormalInverseGamma {
+        let (within_variance, _) = self.pooled_within_variance();
+        NormalInverseGamma {
+            mean: first_seen.mean,
+            mean_weight: 1.0,
+            shape: first_seen.shape,
+            rate: first_seen.shape * within_variance,
+        }
+    }
+
+    fn judgement(
+        &self,
+        first_seen: &NormalInverseGamma,
+        partition_prior: &NormalInverseGamma,
+        over_value: &str,
+    ) -> Judgement {
         match self.partitions.get(over_value) {
             Some(model) => Judgement {
-                predictive: prior.updated(&model.volume).predictive(),
+                predictive: partition_prior.updated(&model.volume).predictive(),
                 active_share: model.active_share(),
             },
             // A value never seen: judged on volume alone, against what first appearances
             // usually carry. An active share of one half makes the probability the plain tail.
-            None => Judgement { predictive: prior.predictive(), active_share: 0.5 },
+            None => Judgement { predictive: first_seen.predictive(), active_share: 0.5 },
         }
     }
 
@@ -276,11 +326,12 @@ impl ModelSet {
         if bucket.total_bytes() == 0 {
             return Vec::new();
         }
-        let prior = self.population.partition_prior();
-        let first_seen_median_bytes = bytes_from_log(prior.predictive().centre).round();
+        let first_seen = self.population.first_seen_belief();
+        let partition_prior = self.partition_prior(&first_seen);
+        let first_seen_median_bytes = bytes_from_log(first_seen.predictive().centre).round();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
-            let judgement = self.judgement(&prior, over_value);
+            let judgement = self.judgement(&first_seen, &partition_prior, over_value);
             let probability = judgement.probability(partition.bytes_sent);
             let context = match self.partitions.get(over_value) {
                 Some(model) => ModelContext {

@@ -43,9 +43,11 @@ fn mitre_threat() -> Value {
 /// so a re-run or a second export can be de-duplicated downstream. Two FNV-1a hashes with
 /// different offsets, laid out like a UUID.
 pub fn alert_id(record: &AnomalyRecord) -> String {
-    let key = format!("{}\u{1f}{}\u{1f}{}", record.job_id, record.bucket_start_secs, record.over_value);
+    let key =
+        format!("{}\u{1f}{}\u{1f}{}", record.job_id, record.bucket_start_secs, record.over_value);
     let fnv = |offset: u64| {
-        key.bytes().fold(offset, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+        key.bytes()
+            .fold(offset, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
     };
     let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
     format!(

@@ -47,7 +47,10 @@ impl RuleConfig {
             return Err(format!("rule interval must be positive, got {} s", self.interval_secs));
         }
         if !(0.0..=100.0).contains(&self.score_threshold) {
-            return Err(format!("score threshold must be in 0..=100, got {}", self.score_threshold));
+            return Err(format!(
+                "score threshold must be in 0..=100, got {}",
+                self.score_threshold
+            ));
         }
         if self.lookback_secs < delay_secs + self.interval_secs {
             return Err(format!(
@@ -90,7 +93,8 @@ impl RuleReplay {
     /// Hands over a record. Records must come in order of availability.
     pub fn offer(&mut self, record: &AnomalyRecord) -> Vec<Alerted> {
         let mut alerts = self.run_until(record.available_secs - 1);
-        if record.record_score >= self.config.score_threshold && !self.alerted.contains(&record.key())
+        if record.record_score >= self.config.score_threshold
+            && !self.alerted.contains(&record.key())
         {
             self.pending.push(record.clone());
         }

@@ -1,0 +1,251 @@
+//! State: the embedded SQLite database that lets a run continue where the last one stopped.
+//!
+//! The *state* of a job is everything a later run needs: the detector (event-time clock with its
+//! open buckets, every over value's baseline, the population prior, the rule's pending records),
+//! the records and alerts produced so far, and how far each input file has been read. A run
+//! reads the state at its start and writes all of it back in one transaction at its end, so a
+//! run interrupted at any point leaves the database exactly as the previous run left it; the
+//! interrupted run can simply be repeated.
+//!
+//! Input files are recognised by a *fingerprint* of their first bytes rather than by path, so a
+//! rotated or renamed log is still known, and a log that has grown since is read on from the
+//! first line not yet processed.
+
+use crate::detect::DetectorState;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Bytes of a file that identify it. Four kilobytes hold a Zeek header with its `#open` time,
+/// or dozens of records, enough to tell two logs apart.
+pub const FINGERPRINT_BYTES: usize = 4096;
+
+/// Version of the table layout, stored in the database; a database of another version is
+/// refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS detector (
+    job_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    job_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    name TEXT NOT NULL,
+    lines_done INTEGER NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (job_id, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS records (
+    job_id TEXT NOT NULL,
+    bucket_start_secs INTEGER NOT NULL,
+    over_value TEXT NOT NULL,
+    record_score REAL NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (job_id, bucket_start_secs, over_value)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    bucket_start_secs INTEGER NOT NULL,
+    over_value TEXT NOT NULL,
+    rule_run_secs INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "state database {path} has layout version {found}, this geoexfil reads version \
+         {SCHEMA_VERSION}; use a new state file"
+    )]
+    Version { path: PathBuf, found: i64 },
+    #[error("state database {path}: saved detector for job {job_id} is unreadable: {source}")]
+    Corrupt { path: PathBuf, job_id: String, source: serde_json::Error },
+    #[error(
+        "state database {path} holds job {job_id} with other settings ({difference}); use a \
+         new state file or the same settings"
+    )]
+    JobMismatch { path: PathBuf, job_id: String, difference: String },
+}
+
+/// How far an input has been read by earlier runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputProgress {
+    pub fingerprint: String,
+    pub name: String,
+    pub lines_done: u64,
+}
+
+/// Everything one run adds to the state.
+pub struct RunChanges<'a> {
+    pub detector: &'a DetectorState,
+    pub inputs: &'a [InputProgress],
+    /// `(bucket start, over value, score, document)` of each record with a score above zero.
+    pub records: &'a [(i64, String, f64, Value)],
+    /// `(alert id, bucket start, over value, rule run time, document)` of each alert.
+    pub alerts: &'a [(String, i64, String, i64, Value)],
+}
+
+/// An open state database.
+pub struct StateStore {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl StateStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        let sqlite = |source| StateError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(sqlite)?;
+        // Write-ahead logging with full sync: a crash or power loss at any moment keeps the
+        // last committed run intact.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()
+            .map_err(sqlite)?;
+        match found.and_then(|v| v.parse::<i64>().ok()) {
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => return Err(StateError::Version { path: path.into(), found: other }),
+            None => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sqlite)?;
+            }
+        }
+        Ok(StateStore { path: path.to_path_buf(), conn })
+    }
+
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+        move |source| StateError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// The saved detector of a job, if an earlier run saved one.
+    pub fn load_detector(&self, job_id: &str) -> Result<Option<DetectorState>, StateError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM detector WHERE job_id = ?1", params![job_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.sqlite())?;
+        let Some(text) = text else { return Ok(None) };
+        serde_json::from_str(&text).map(Some).map_err(|source| StateError::Corrupt {
+            path: self.path.clone(),
+            job_id: job_id.to_string(),
+            source,
+        })
+    }
+
+    /// How far earlier runs read the input with this fingerprint.
+    pub fn input_progress(&self, job_id: &str, fingerprint: &str) -> Result<u64, StateError> {
+        let lines: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT lines_done FROM inputs WHERE job_id = ?1 AND fingerprint = ?2",
+                params![job_id, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())?;
+        Ok(lines.map_or(0, |n| n.max(0) as u64))
+    }
+
+    /// Writes a run's results in one transaction.
+    pub fn save_run(&mut self, changes: &RunChanges) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let sqlite = |source| StateError::Sqlite { path: path.clone(), source };
+        let detector = changes.detector;
+        let job_id = detector.job.job_id.as_str();
+        let now = chrono::Utc::now().to_rfc3339();
+        let state_text = serde_json::to_string(detector).expect("detector state serialises");
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO detector (job_id, state, updated_at) VALUES (?1, ?2, ?3)",
+            params![job_id, state_text, now],
+        )
+        .map_err(sqlite)?;
+        for input in changes.inputs {
+            tx.execute(
+                "INSERT OR REPLACE INTO inputs (job_id, fingerprint, name, lines_done, \
+                 processed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job_id, input.fingerprint, input.name, input.lines_done as i64, now],
+            )
+            .map_err(sqlite)?;
+        }
+        for (bucket, over_value, score, document) in changes.records {
+            tx.execute(
+                "INSERT OR REPLACE INTO records (job_id, bucket_start_secs, over_value, \
+                 record_score, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job_id, bucket, over_value, score, document.to_string()],
+            )
+            .map_err(sqlite)?;
+        }
+        for (alert_id, bucket, over_value, run_secs, document) in changes.alerts {
+            tx.execute(
+                "INSERT OR IGNORE INTO alerts (alert_id, job_id, bucket_start_secs, over_value, \
+                 rule_run_secs, document) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![alert_id, job_id, bucket, over_value, run_secs, document.to_string()],
+            )
+            .map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    /// Every alert of a job, oldest rule run first.
+    pub fn alerts(&self, job_id: &str) -> Result<Vec<Value>, StateError> {
+        self.documents(
+            "SELECT document FROM alerts WHERE job_id = ?1 \
+             ORDER BY rule_run_secs, bucket_start_secs, over_value",
+            job_id,
+        )
+    }
+
+    /// Every stored record of a job, in bucket order.
+    pub fn records(&self, job_id: &str) -> Result<Vec<Value>, StateError> {
+        self.documents(
+            "SELECT document FROM records WHERE job_id = ?1 ORDER BY bucket_start_secs, over_value",
+            job_id,
+        )
+    }
+
+    fn documents(&self, sql: &str, job_id: &str) -> Result<Vec<Value>, StateError> {
+        let mut statement = self.conn.prepare(sql).map_err(self.sqlite())?;
+        let rows = statement
+            .query_map(params![job_id], |r| r.get::<_, String>(0))
+            .map_err(self.sqlite())?;
+        let mut documents = Vec::new();
+        for row in rows {
+            let text = row.map_err(self.sqlite())?;
+            // Documents were written by serde_json, so they parse; a damaged one is skipped
+            // rather than hiding every other alert.
+            if let Ok(value) = serde_json::from_str(&text) {
+                documents.push(value);
+            }
+        }
+        Ok(documents)
+    }
+}
+
+/// The fingerprint of a file: a hash of its first [`FINGERPRINT_BYTES`] and their length.
+pub fn file_fingerprint(path: &Path) -> std::io::Result<String> {
+    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
+    File::open(path)?.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
+    let hash = head.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    Ok(format!("{hash:016x}-{}", head.len()))
+}
