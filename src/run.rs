@@ -137,6 +137,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     }
     let report = RunReport {
         job_id: &options.job.job_id,
+        over_field: options.job.over_field,
         bucket_secs: options.job.bucket_secs,
         geoip: &geoip_info,
         inputs: &reports,

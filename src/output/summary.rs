@@ -29,6 +29,7 @@ pub struct InputReport {
 /// Everything the summary shows.
 pub struct RunReport<'a> {
     pub job_id: &'a str,
+    pub over_field: FlowField,
     pub bucket_secs: i64,
     pub geoip: &'a GeoDbInfo,
     pub inputs: &'a [InputReport],
@@ -106,12 +107,12 @@ pub fn render(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "flows: {} read, {} counted ({} sent to {} {} values), {} records skipped",
+        "flows: {} read, {} counted ({} sent to {} values of {}), {} records skipped",
         thousands(counts.flows_read),
         thousands(counts.flows_counted),
         human_bytes(counts.bytes_counted as f64),
         report.over_values,
-        report.job_id.rsplit("destination_").next().unwrap_or("over"),
+        report.over_field.ecs_name(),
         thousands(counts.skipped.total())
     );
     if counts.skipped.total() > 0 {

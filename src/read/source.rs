@@ -411,8 +411,10 @@ fn sniff(
 
 /// The error for an input whose format could not be sniffed, most specific cause first.
 fn undetected(name: String, mut replay: VecDeque<Sniffed>) -> InputError {
-    if let Some(Sniffed::Failed(source)) = replay.pop_back() {
-        return InputError::Io { path: name, source };
+    if matches!(replay.back(), Some(Sniffed::Failed(_))) {
+        if let Some(Sniffed::Failed(source)) = replay.pop_back() {
+            return InputError::Io { path: name, source };
+        }
     }
     let has_lines = replay.iter().any(|sniffed| match sniffed {
         Sniffed::Line(bytes) => !bytes.trim_ascii().is_empty(),
@@ -558,5 +560,21 @@ mod tests {
             opened.filter(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))).count(),
             8
         );
+    }
+}
+
+#[cfg(test)]
+mod regression_tests {
+    use super::*;
+
+    #[test]
+    fn a_single_line_of_another_kind_is_an_unknown_format_not_an_empty_input() {
+        let input: Box<dyn Read + Send> =
+            Box::new(io::Cursor::new(b"this is not a log\n".to_vec()));
+        match InputReader::from_reader("notes.txt", input, None) {
+            Err(InputError::UnknownFormat { path, .. }) => assert_eq!(path, "notes.txt"),
+            Err(other) => panic!("wrong error: {other}"),
+            Ok(_) => panic!("a sentence is not a log"),
+        }
     }
 }

@@ -1,0 +1,116 @@
+//! The binary on real files: the quick-start run, bad input, and argument errors.
+
+mod common;
+
+use common::{fixture, gz_lines};
+use flate2::write::GzEncoder;
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn geoexfil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_geoexfil")).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_quick_start_run_prints_its_alert_and_exact_totals() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", sample.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("7,132 lines  7,124 flows  0 bad lines"), "{stderr}");
+    assert!(
+        stderr.contains("flows: 7,124 read, 6,682 counted (153 MB sent to 25 values"),
+        "{stderr}"
+    );
+    for (reason, count) in [
+        ("source_not_internal", "9"),
+        ("destination_not_public", "282"),
+        ("zero_bytes_sent", "79"),
+        ("bytes_unknown", "72"),
+    ] {
+        let row = stderr.lines().find(|l| l.trim_start().starts_with(reason)).unwrap();
+        assert_eq!(row.split_whitespace().nth(1), Some(count), "{row}");
+    }
+    assert!(stderr.contains("6 buckets closed, 0 left open"), "{stderr}");
+    let alerts: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["over_field_value"], "NL");
+    assert_eq!(alerts[0]["geoexfil"]["bucket_start"], "2023-02-20T09:00:00Z");
+    assert_eq!(alerts[0]["actual"][0], 3_624_036.0);
+    assert!(stderr.contains("Netherlands (NL)"), "{stderr}");
+}
+
+/// The sample's header and first records, with four lines broken in four ways.
+fn broken_log() -> (String, usize) {
+    let lines = gz_lines(&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"));
+    let mut kept: Vec<String> = lines[..40].to_vec();
+    kept[11] = kept[11].replacen("192.168.1.109", "192.168.1.x", 1);
+    let mut columns: Vec<&str> = kept[14].split('\t').collect();
+    columns[9] = "lots";
+    kept[14] = columns.join("\t");
+    kept[19] = kept[19].replacen(kept[19].split('\t').next().unwrap(), "yesterday", 1);
+    kept[21] = kept[21].split('\t').take(5).collect::<Vec<_>>().join("\t");
+    let records = kept.iter().filter(|l| !l.starts_with('#')).count();
+    (kept.join("\n") + "\n", records)
+}
+
+#[test]
+fn bad_lines_are_named_counted_and_the_rest_is_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, records) = broken_log();
+    let path = dir.path().join("broken.log");
+    std::fs::write(&path, log).unwrap();
+    let output = geoexfil(&["detect", path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let name = path.display().to_string();
+    assert!(stderr.contains(&format!("{name}:12: field `id.orig_h`")), "{stderr}");
+    assert!(stderr.contains(&format!("{name}:15: field `orig_bytes`")), "{stderr}");
+    assert!(stderr.contains(&format!("{name}:20: field `ts`")), "{stderr}");
+    assert!(stderr.contains(&format!("{name}:22: ")), "{stderr}");
+    assert!(stderr.contains(&format!("{} flows  4 bad lines", records - 4)), "{stderr}");
+    for reason in ["bad_address", "bad_value", "bad_timestamp", "malformed_line"] {
+        let row = stderr.lines().find(|l| l.trim_start().starts_with(reason)).unwrap();
+        assert_eq!(row.split_whitespace().nth(1), Some("1"), "{row}");
+    }
+}
+
+#[test]
+fn a_truncated_gzip_file_keeps_what_was_read_and_other_inputs_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = gz_lines(&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"));
+    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let truncated = dir.path().join("cut.log.gz");
+    std::fs::write(&truncated, &compressed[..compressed.len() / 2]).unwrap();
+    let garbage = dir.path().join("notes.txt");
+    std::fs::write(&garbage, "this is not a log\n").unwrap();
+    let output = geoexfil(&["detect", truncated.to_str().unwrap(), garbage.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("truncated or incomplete gzip"), "{stderr}");
+    assert!(stderr.contains("truncated_input"), "{stderr}");
+    assert!(stderr.contains("notes.txt  not read:"), "{stderr}");
+    assert!(stderr.contains("--format"), "{stderr}");
+}
+
+#[test]
+fn a_bad_internal_network_is_refused_with_the_value_named() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "--internal", "10.0.0.0/33", sample.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("10.0.0.0/33"), "{stderr}");
+}
+
+#[test]
+fn version_credits_the_embedded_geoip_database() {
+    let output = geoexfil(&["--version"]);
+    assert!(text(&output.stdout).contains("IP Geolocation by DB-IP"));
+}

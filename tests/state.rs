@@ -1,0 +1,108 @@
+//! The state database: a later run continues an earlier one exactly, input already processed
+//! adds nothing, and a run that fails leaves the state as it was.
+
+mod common;
+
+use common::{default_options, fixture, gz_lines};
+use geoexfil::job::JobConfig;
+use geoexfil::run::run_detect;
+use geoexfil::state::StateStore;
+use std::path::{Path, PathBuf};
+
+/// Writes the sample as two files: the header with the first half of the records, and the
+/// header with the second half, as a log rotated mid-day would be.
+fn split_sample(dir: &Path) -> (PathBuf, PathBuf) {
+    let lines = gz_lines(&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"));
+    let (header, data): (Vec<&String>, Vec<&String>) =
+        lines.iter().partition(|l| l.starts_with('#'));
+    let half = data.len() / 2;
+    let write = |name: &str, part: &[&String]| {
+        let path = dir.join(name);
+        let text: Vec<&str> = header.iter().chain(part).map(|s| s.as_str()).collect();
+        std::fs::write(&path, text.join("\n") + "\n").unwrap();
+        path
+    };
+    (write("first.log", &data[..half]), write("second.log", &data[half..]))
+}
+
+#[test]
+fn two_runs_with_state_give_what_one_run_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = split_sample(dir.path());
+
+    let whole_db = dir.path().join("whole.sqlite");
+    let mut whole = default_options(&[&first, &second]);
+    whole.state = Some(whole_db.clone());
+    let whole_outcome = run_detect(&whole).unwrap();
+
+    let split_db = dir.path().join("split.sqlite");
+    let mut run1 = default_options(&[&first]);
+    run1.state = Some(split_db.clone());
+    run1.flush = false;
+    let outcome1 = run_detect(&run1).unwrap();
+    let mut run2 = default_options(&[&second]);
+    run2.state = Some(split_db.clone());
+    let outcome2 = run_detect(&run2).unwrap();
+
+    let job_id = JobConfig::country().job_id;
+    let whole_store = StateStore::open(&whole_db).unwrap();
+    let split_store = StateStore::open(&split_db).unwrap();
+    let whole_alerts = whole_store.alerts(&job_id).unwrap();
+    assert!(!whole_alerts.is_empty());
+    assert_eq!(split_store.alerts(&job_id).unwrap(), whole_alerts);
+    assert_eq!(split_store.records(&job_id).unwrap(), whole_store.records(&job_id).unwrap());
+    assert_eq!(outcome1.alerts.len() + outcome2.alerts.len(), whole_outcome.alerts.len());
+}
+
+#[test]
+fn input_already_processed_adds_no_alerts_and_no_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.sqlite");
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let mut options = default_options(&[&sample]);
+    options.state = Some(db.clone());
+    let first = run_detect(&options).unwrap();
+    assert_eq!(first.alerts.len(), 1);
+
+    let again = run_detect(&options).unwrap();
+    assert!(again.alerts.is_empty());
+    assert!(again.summary.contains("(resumed after line 7132)"), "{}", again.summary);
+    assert!(again.summary.contains("0 counted"), "{}", again.summary);
+    let store = StateStore::open(&db).unwrap();
+    assert_eq!(store.alerts(&JobConfig::country().job_id).unwrap().len(), 1);
+
+    // The same flows from standard input or a renamed copy are caught by the data's clock.
+    let copy = dir.path().join("renamed.log");
+    let lines = gz_lines(&sample);
+    // Dropping the "#open" line changes the fingerprint, as a different file would.
+    let changed: Vec<&str> =
+        lines.iter().filter(|l| !l.starts_with("#open")).map(|s| s.as_str()).collect();
+    std::fs::write(&copy, changed.join("\n") + "\n").unwrap();
+    let mut copied = default_options(&[&copy]);
+    copied.state = Some(db.clone());
+    let outcome = run_detect(&copied).unwrap();
+    assert!(outcome.alerts.is_empty());
+    assert!(outcome.summary.contains("already_processed"), "{}", outcome.summary);
+    assert_eq!(store.alerts(&JobConfig::country().job_id).unwrap().len(), 1);
+}
+
+#[test]
+fn a_run_that_fails_leaves_the_state_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.sqlite");
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let mut options = default_options(&[&sample]);
+    options.state = Some(db.clone());
+    run_detect(&options).unwrap();
+    let before = std::fs::read(&db).unwrap();
+
+    // Same job id, different bucket span: refused before anything is written.
+    let mut other = options.clone();
+    other.job.bucket_secs = 3600;
+    let error = run_detect(&other).err().expect("mismatched settings are refused");
+    assert!(error.to_string().contains("other settings (job settings)"), "{error}");
+    let store = StateStore::open(&db).unwrap();
+    assert_eq!(store.alerts(&JobConfig::country().job_id).unwrap().len(), 1);
+    drop(store);
+    assert_eq!(std::fs::read(&db).unwrap().len(), before.len());
+}
