@@ -31,7 +31,8 @@ pub const MIN_REPORTED_INFLUENCE: f64 = 40.0;
 /// 0.05. Each decade halves the distance to 100: p = 0.005 scores 50, p = 5e-4 scores 75 (the
 /// default alert threshold), p = 5e-5 scores 87.5 and p = 5e-6 scores 93.75.
 pub fn record_score(probability: f64) -> f64 {
-    if !(probability < ZERO_SCORE_PROBABILITY) {
+    // NaN is no evidence of anything and scores 0 like an unremarkable probability.
+    if probability.is_nan() || probability >= ZERO_SCORE_PROBABILITY {
         return 0.0;
     }
     let decades = (ZERO_SCORE_PROBABILITY / probability.max(MIN_PROBABILITY)).log10();
