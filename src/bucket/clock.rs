@@ -174,8 +174,10 @@ mod tests {
         assert_eq!(clock.admit(HOUR), Admission::TooLate);
         clock.begin_run();
         assert_eq!(clock.admit(HOUR), Admission::AlreadyProcessed);
-        assert_eq!(clock.admit(4 * HOUR), Admission::TooLate);
+        assert_eq!(clock.admit(4 * HOUR), Admission::AlreadyProcessed);
         assert_eq!(clock.admit(6 * HOUR), Admission::Open(6 * HOUR));
+        clock.advance(10 * HOUR);
+        assert_eq!(clock.admit(7 * HOUR), Admission::TooLate);
     }
 
     #[test]

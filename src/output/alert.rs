@@ -50,12 +50,13 @@ pub fn alert_id(record: &AnomalyRecord) -> String {
             .fold(offset, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
     };
     let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
+    // Version 8 ("custom") and the RFC 9562 variant, so that strict UUID parsers accept it.
     format!(
         "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
         a >> 32,
         (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
+        0x8000 | (a & 0x0fff),
+        0x8000 | ((b >> 48) & 0x3fff),
         b & 0xffff_ffff_ffff
     )
 }
@@ -299,27 +300,16 @@ fn reason(record: &AnomalyRecord) -> String {
     )
 }
 
-/// Copies influencer values onto their ECS fields, as the reference's alerts do. The over value
-/// of a country job is its country code even if the record lists no such influencer.
+/// Copies influencer values onto their ECS fields, as the reference's alerts do. Every copied
+/// field is an array, whatever the number of values, so that its type never varies between
+/// alerts. The over value is always copied onto its own field.
 fn copy_influencers_to_ecs(record: &AnomalyRecord, doc: &mut Map<String, Value>) {
-    let over_is_ecs_field = record.over_field != FlowField::CountryIsoCode;
     for field in [
         FlowField::CountryIsoCode,
         FlowField::CountryName,
         FlowField::ContinentName,
         FlowField::RegionName,
         FlowField::CityName,
-    ] {
-        let values = values_of(record, field);
-        let value = match values.len() {
-            0 if field == record.over_field => json!(record.over_value),
-            0 => continue,
-            1 => json!(values[0]),
-            _ => json!(values),
-        };
-        set_nested(doc, field.ecs_name(), value);
-    }
-    for field in [
         FlowField::HostName,
         FlowField::SourceIp,
         FlowField::DestinationIp,
@@ -328,7 +318,7 @@ fn copy_influencers_to_ecs(record: &AnomalyRecord, doc: &mut Map<String, Value>)
         FlowField::DestinationPort,
     ] {
         let mut values = values_of(record, field);
-        if values.is_empty() && over_is_ecs_field && field == record.over_field {
+        if values.is_empty() && field == record.over_field {
             values.push(record.over_value.clone());
         }
         if values.is_empty() {

@@ -90,15 +90,17 @@ impl RuleReplay {
         RuleReplay { config, last_run_secs: None, pending: Vec::new(), alerted: BTreeSet::new() }
     }
 
-    /// Hands over a record. Records must come in order of availability.
+    /// Hands over a record and runs the rule at every scheduled time before it became
+    /// available. Records must come in order of availability; the run at the record's own
+    /// availability time waits for the next record (or [`run_until`](Self::run_until)), since
+    /// other records of the same bucket become available at the same moment.
     pub fn offer(&mut self, record: &AnomalyRecord) -> Vec<Alerted> {
-        let mut alerts = self.run_until(record.available_secs - 1);
+        let alerts = self.run_until(record.available_secs - 1);
         if record.record_score >= self.config.score_threshold
             && !self.alerted.contains(&record.key())
         {
             self.pending.push(record.clone());
         }
-        alerts.extend(self.run_until(record.available_secs));
         alerts
     }
 
