@@ -6,9 +6,9 @@
 //! user-assigned code for an unknown region) with no continent: the flow still counts, under
 //! that code, and is never dropped. *Event geo* is the `destination.geo` a sensor already put on
 //! the flow; it is used as given unless the user asks to re-resolve, since the sensor may hold a
-//! better database than the built-in one. The bytes a flow adds to its country beyond what that
-//! country usually receives are its *over value*; they are computed later from the location
-//! chosen here, so every flow to one address must get the same location within a run.
+//! better database than the built-in one. The country code chosen here becomes the flow's *over
+//! value* in the country job (the value whose bucket totals are judged), so every flow to one
+//! address gets the same location within a run.
 
 pub mod country;
 pub mod geoip;

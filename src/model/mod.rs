@@ -4,9 +4,10 @@
 //! keeps a *baseline*: how often the value receives anything in a bucket (its *active share*)
 //! and, on the log scale, the level and spread of its bucket totals when it does. Buckets in
 //! which it received nothing count as zeros in the active share. A value with no history is
-//! judged against the [`PopulationModel`]: what over values usually receive in the buckets where
-//! they first appear. A large first transfer therefore stands out while a small one does not,
-//! and every baseline is shrunk toward that population prior until its own history outweighs it.
+//! judged against the [`PopulationModel`]: what over values usually receive in the bucket where
+//! they first appear. A large first transfer therefore stands out while a small one does not.
+//! A young baseline starts from a prior centred on that population, with the pooled
+//! bucket-to-bucket spread of established values, and follows its own history as it accumulates.
 //!
 //! Learning is online, one closed bucket at a time, and follows three rules:
 //! - *Forgetting.* Before each update, all remembered evidence is multiplied by
