@@ -177,6 +177,11 @@ impl Detector {
         }
     }
 
+    /// True when records or alerts wait to be taken.
+    pub fn has_output(&self) -> bool {
+        !self.records.is_empty() || !self.alerts.is_empty()
+    }
+
     /// Records with a score above zero produced since the last call.
     pub fn take_records(&mut self) -> Vec<AnomalyRecord> {
         std::mem::take(&mut self.records)

@@ -11,14 +11,15 @@ use crate::filter::{FlowFilter, NetworkSet};
 use crate::job::JobConfig;
 use crate::model::ModelConfig;
 use crate::output::alert::{alert_document, alert_id, record_document, Provenance};
-use crate::output::summary::{render, InputReport, RunReport};
+use crate::output::summary::{render, InputReport, RunReport, SUMMARY_ALERT_ROWS};
 use crate::read::{expand_inputs, InputFormat, InputReader, InputSpec, LineOutcome};
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
-use crate::state::{file_fingerprint, InputProgress, RunChanges, StateError, StateStore};
+use crate::state::{file_fingerprint, InputProgress, StateError, StateStore};
 use anyhow::{bail, Context};
 use serde_json::Value;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use tracing::{info, warn};
 
@@ -58,29 +59,88 @@ pub struct DetectOptions {
 /// What a run produced, for the caller and for tests.
 pub struct DetectOutcome {
     pub summary: String,
+    /// The alert documents, when [`DetectOptions::alerts`] is `None` (library use); with a
+    /// sink they are written there as they are produced and not kept.
     pub alerts: Vec<Value>,
-    pub records: Vec<AnomalyRecord>,
     /// 0, or [`EXIT_SOME_INPUT_SKIPPED`].
     pub exit_code: i32,
 }
 
-fn write_ndjson(sink: &Sink, documents: &[Value]) -> anyhow::Result<()> {
-    let mut text = String::new();
-    for document in documents {
-        text.push_str(&document.to_string());
-        text.push('\n');
-    }
-    match sink {
-        Sink::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).context("writing to standard output")?;
-            out.flush().context("writing to standard output")?;
+fn open_sink(sink: &Sink) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match sink {
+        Sink::Stdout => Box::new(BufWriter::new(std::io::stdout())),
+        Sink::File(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+    })
+}
+
+/// Where the records and alerts of a run go as they are produced, so that none of them is held
+/// in memory longer than it takes to write it.
+struct Emitter<'a> {
+    job_id: String,
+    provenance: Provenance,
+    alerts_out: Option<Box<dyn Write>>,
+    records_out: Option<Box<dyn Write>>,
+    store: Option<&'a mut StateStore>,
+    /// Alert documents kept for the caller when no alert sink was given.
+    collected_alerts: Option<Vec<Value>>,
+    alert_count: usize,
+    /// The highest-scoring alerts, for the summary table.
+    top_alerts: Vec<Alerted>,
+    record_count: usize,
+    best_record: Option<AnomalyRecord>,
+}
+
+impl Emitter<'_> {
+    fn emit(&mut self, detector: &mut Detector) -> anyhow::Result<()> {
+        for record in detector.take_records() {
+            let document = record_document(&record, &self.provenance);
+            if let Some(out) = self.records_out.as_mut() {
+                writeln!(out, "{document}").context("writing records")?;
+            }
+            if let Some(store) = self.store.as_deref_mut() {
+                let (bucket, value) = (record.bucket_start_secs, record.over_value.as_str());
+                store.add_record(&self.job_id, bucket, value, record.record_score, &document)?;
+            }
+            self.record_count += 1;
+            if self.best_record.as_ref().is_none_or(|b| record.record_score > b.record_score) {
+                self.best_record = Some(record);
+            }
         }
-        Sink::File(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        for alerted in detector.take_alerts() {
+            let document = alert_document(&alerted, &self.provenance);
+            if let Some(out) = self.alerts_out.as_mut() {
+                writeln!(out, "{document}").context("writing alerts")?;
+            }
+            if let Some(store) = self.store.as_deref_mut() {
+                let r = &alerted.record;
+                let key = (r.bucket_start_secs, r.over_value.as_str());
+                store.add_alert(
+                    &self.job_id,
+                    &alert_id(r),
+                    key,
+                    alerted.rule_run_secs,
+                    &document,
+                )?;
+            }
+            if let Some(collected) = self.collected_alerts.as_mut() {
+                collected.push(document);
+            }
+            self.alert_count += 1;
+            self.top_alerts.push(alerted);
+            self.top_alerts.sort_by(|a, b| b.record.record_score.total_cmp(&a.record.record_score));
+            self.top_alerts.truncate(SUMMARY_ALERT_ROWS);
         }
+        Ok(())
     }
-    Ok(())
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        for out in [self.alerts_out.as_mut(), self.records_out.as_mut()].into_iter().flatten() {
+            out.flush().context("writing output")?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs the detect job.
@@ -114,26 +174,36 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         None => fresh,
     };
     let mut detector = Detector::new(state, filter, enricher);
+    if let Some(store) = store.as_mut() {
+        store.begin_run()?;
+    }
+    let mut emitter = Emitter {
+        job_id: options.job.job_id.clone(),
+        provenance: Provenance { geoip: geoip_info.clone(), rule: options.rule },
+        alerts_out: options.alerts.as_ref().map(open_sink).transpose()?,
+        records_out: options.records.as_ref().map(open_sink).transpose()?,
+        store: store.as_mut(),
+        collected_alerts: options.alerts.is_none().then(Vec::new),
+        alert_count: 0,
+        top_alerts: Vec::new(),
+        record_count: 0,
+        best_record: None,
+    };
     let mut reports = Vec::new();
     let mut progress = Vec::new();
     for spec in &specs {
-        let report = read_input(spec, options, store.as_ref(), &mut detector, &mut progress)?;
+        let done = emitter
+            .store
+            .as_deref()
+            .map_or(Ok(0), |store| lines_done_before(spec, store, &options.job.job_id))?;
+        let report = read_input(spec, options, done, &mut detector, &mut emitter, &mut progress)?;
         reports.push(report);
     }
     detector.finish(options.flush);
-    let records = detector.take_records();
-    let alerted = detector.take_alerts();
-    let provenance = Provenance { geoip: geoip_info.clone(), rule: options.rule };
-    let alert_docs: Vec<Value> = alerted.iter().map(|a| alert_document(a, &provenance)).collect();
-    if let Some(store) = store.as_mut() {
-        save(store, &detector, &progress, &records, &alerted, &alert_docs, &provenance)?;
-    }
-    if let Some(sink) = &options.alerts {
-        write_ndjson(sink, &alert_docs)?;
-    }
-    if let Some(sink) = &options.records {
-        let docs: Vec<Value> = records.iter().map(|r| record_document(r, &provenance)).collect();
-        write_ndjson(sink, &docs)?;
+    emitter.emit(&mut detector)?;
+    emitter.flush()?;
+    if let Some(store) = emitter.store.as_deref_mut() {
+        store.commit_run(&detector.state, &progress)?;
     }
     let report = RunReport {
         job_id: &options.job.job_id,
@@ -145,8 +215,10 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         enrich: detector.enricher().stats(),
         over_values: detector.state.models.partitions.len(),
         open_buckets: detector.state.clock.open_bucket_count(),
-        records: &records,
-        alerts: &alerted,
+        records_written: emitter.record_count,
+        best_record: emitter.best_record.as_ref(),
+        alert_count: emitter.alert_count,
+        top_alerts: &emitter.top_alerts,
         score_threshold: options.rule.score_threshold,
     };
     let summary = render(&report);
@@ -154,14 +226,13 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         || reports.iter().any(|r| r.failure.is_some());
     info!(
         flows = detector.counts.flows_counted,
-        records = records.len(),
-        alerts = alerted.len(),
+        records = emitter.record_count,
+        alerts = emitter.alert_count,
         "detect finished"
     );
     Ok(DetectOutcome {
         summary,
-        alerts: alert_docs,
-        records,
+        alerts: emitter.collected_alerts.unwrap_or_default(),
         exit_code: if some_skipped { EXIT_SOME_INPUT_SKIPPED } else { 0 },
     })
 }
@@ -192,31 +263,31 @@ fn check_same_settings(
     }
 }
 
+/// Lines of an input file that earlier runs processed (0 for standard input).
+fn lines_done_before(spec: &InputSpec, store: &StateStore, job_id: &str) -> anyhow::Result<u64> {
+    match spec {
+        InputSpec::File(path) => match file_fingerprint(path) {
+            Ok(fingerprint) => Ok(store.input_progress(job_id, &fingerprint)?),
+            // Unreadable files are reported when they are opened.
+            Err(_) => Ok(0),
+        },
+        InputSpec::Stdin => Ok(0),
+    }
+}
+
 fn read_input(
     spec: &InputSpec,
     options: &DetectOptions,
-    store: Option<&StateStore>,
+    lines_done: u64,
     detector: &mut Detector,
+    emitter: &mut Emitter,
     progress: &mut Vec<InputProgress>,
 ) -> anyhow::Result<InputReport> {
     let name = spec.display_name();
     let mut report = InputReport { name: name.clone(), ..InputReport::default() };
-    let fingerprint = match (spec, store) {
-        (InputSpec::File(path), Some(_)) => match file_fingerprint(path) {
-            Ok(fingerprint) => Some(fingerprint),
-            Err(error) => {
-                warn!("{name}: cannot be read: {error}");
-                report.failure = Some(error.to_string());
-                return Ok(report);
-            }
-        },
+    let fingerprint = match (spec, emitter.store.is_some()) {
+        (InputSpec::File(path), true) => file_fingerprint(path).ok(),
         _ => None,
-    };
-    let lines_done = match (&fingerprint, store) {
-        (Some(fingerprint), Some(store)) => {
-            store.input_progress(&detector.state.job.job_id, fingerprint)?
-        }
-        _ => 0,
     };
     let mut reader = match InputReader::open(spec, options.format) {
         Ok(reader) => reader,
@@ -239,6 +310,9 @@ fn read_input(
                 if !already_done {
                     report.flows += 1;
                     detector.process(*flow);
+                    if detector.has_output() {
+                        emitter.emit(detector)?;
+                    }
                 }
             }
             Ok(LineOutcome::Ignored) => {}
@@ -270,37 +344,4 @@ fn read_input(
         });
     }
     Ok(report)
-}
-
-fn save(
-    store: &mut StateStore,
-    detector: &Detector,
-    progress: &[InputProgress],
-    records: &[AnomalyRecord],
-    alerted: &[Alerted],
-    alert_docs: &[Value],
-    provenance: &Provenance,
-) -> anyhow::Result<()> {
-    let record_rows: Vec<(i64, String, f64, Value)> = records
-        .iter()
-        .map(|r| {
-            let doc = record_document(r, provenance);
-            (r.bucket_start_secs, r.over_value.clone(), r.record_score, doc)
-        })
-        .collect();
-    let alert_rows: Vec<(String, i64, String, i64, Value)> = alerted
-        .iter()
-        .zip(alert_docs)
-        .map(|(a, doc)| {
-            let r = &a.record;
-            (alert_id(r), r.bucket_start_secs, r.over_value.clone(), a.rule_run_secs, doc.clone())
-        })
-        .collect();
-    store.save_run(&RunChanges {
-        detector: &detector.state,
-        inputs: progress,
-        records: &record_rows,
-        alerts: &alert_rows,
-    })?;
-    Ok(())
 }

@@ -37,8 +37,12 @@ pub struct RunReport<'a> {
     pub enrich: EnrichStats,
     pub over_values: usize,
     pub open_buckets: usize,
-    pub records: &'a [AnomalyRecord],
-    pub alerts: &'a [Alerted],
+    /// Records with a score above zero written during the run.
+    pub records_written: usize,
+    pub best_record: Option<&'a AnomalyRecord>,
+    pub alert_count: usize,
+    /// The highest-scoring alerts, highest first, at most [`SUMMARY_ALERT_ROWS`].
+    pub top_alerts: &'a [Alerted],
     pub score_threshold: f64,
 }
 
@@ -144,10 +148,10 @@ pub fn render(report: &RunReport) -> String {
         out,
         "records scored: {}, with a score above 0: {}",
         thousands(counts.records_scored),
-        report.records.len()
+        report.records_written
     );
-    if report.alerts.is_empty() {
-        let best = report.records.iter().max_by(|a, b| a.record_score.total_cmp(&b.record_score));
+    if report.alert_count == 0 {
+        let best = report.best_record;
         let _ = write!(out, "no alerts: no record scored {} or more", report.score_threshold);
         if let Some(best) = best {
             let _ = write!(
@@ -164,18 +168,16 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(
         out,
         "alerts: {} (threshold {}); top {}:",
-        report.alerts.len(),
+        report.alert_count,
         report.score_threshold,
-        report.alerts.len().min(SUMMARY_ALERT_ROWS)
+        report.top_alerts.len()
     );
     let _ = writeln!(
         out,
         "  {:>5}  {:<28} {:<16} {:>9} {:>9}  top hosts",
         "score", "over value", "bucket (UTC)", "actual", "typical"
     );
-    let mut ranked: Vec<&Alerted> = report.alerts.iter().collect();
-    ranked.sort_by(|a, b| b.record.record_score.total_cmp(&a.record.record_score));
-    for alerted in ranked.into_iter().take(SUMMARY_ALERT_ROWS) {
+    for alerted in report.top_alerts {
         let r = &alerted.record;
         let label: String = over_value_label(r).chars().take(28).collect();
         let _ = writeln!(

@@ -85,16 +85,6 @@ pub struct InputProgress {
     pub lines_done: u64,
 }
 
-/// Everything one run adds to the state.
-pub struct RunChanges<'a> {
-    pub detector: &'a DetectorState,
-    pub inputs: &'a [InputProgress],
-    /// `(bucket start, over value, score, document)` of each record with a score above zero.
-    pub records: &'a [(i64, String, f64, Value)],
-    /// `(alert id, bucket start, over value, rule run time, document)` of each alert.
-    pub alerts: &'a [(String, i64, String, i64, Value)],
-}
-
 /// An open state database.
 pub struct StateStore {
     path: PathBuf,
@@ -164,45 +154,83 @@ impl StateStore {
         Ok(lines.map_or(0, |n| n.max(0) as u64))
     }
 
-    /// Writes a run's results in one transaction.
-    pub fn save_run(&mut self, changes: &RunChanges) -> Result<(), StateError> {
-        let path = self.path.clone();
-        let sqlite = |source| StateError::Sqlite { path: path.clone(), source };
-        let detector = changes.detector;
+    /// Starts the run's transaction. Records and alerts are added as they are produced and
+    /// the detector and input progress at the end; nothing is visible, and nothing survives a
+    /// crash, until [`commit_run`](Self::commit_run).
+    pub fn begin_run(&mut self) -> Result<(), StateError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sqlite())
+    }
+
+    /// Adds one record with a score above zero.
+    pub fn add_record(
+        &mut self,
+        job_id: &str,
+        bucket_start_secs: i64,
+        over_value: &str,
+        record_score: f64,
+        document: &Value,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO records (job_id, bucket_start_secs, over_value, \
+                 record_score, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job_id, bucket_start_secs, over_value, record_score, document.to_string()],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Adds one alert; an alert id already stored is left as it was.
+    pub fn add_alert(
+        &mut self,
+        job_id: &str,
+        alert_id: &str,
+        (bucket_start_secs, over_value): (i64, &str),
+        rule_run_secs: i64,
+        document: &Value,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO alerts (alert_id, job_id, bucket_start_secs, over_value, \
+                 rule_run_secs, document) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    alert_id,
+                    job_id,
+                    bucket_start_secs,
+                    over_value,
+                    rule_run_secs,
+                    document.to_string()
+                ],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Saves the detector and input progress and commits the run.
+    pub fn commit_run(
+        &mut self,
+        detector: &DetectorState,
+        inputs: &[InputProgress],
+    ) -> Result<(), StateError> {
         let job_id = detector.job.job_id.as_str();
         let now = chrono::Utc::now().to_rfc3339();
         let state_text = serde_json::to_string(detector).expect("detector state serialises");
-        let tx = self.conn.transaction().map_err(sqlite)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO detector (job_id, state, updated_at) VALUES (?1, ?2, ?3)",
-            params![job_id, state_text, now],
-        )
-        .map_err(sqlite)?;
-        for input in changes.inputs {
-            tx.execute(
-                "INSERT OR REPLACE INTO inputs (job_id, fingerprint, name, lines_done, \
-                 processed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![job_id, input.fingerprint, input.name, input.lines_done as i64, now],
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO detector (job_id, state, updated_at) VALUES (?1, ?2, ?3)",
+                params![job_id, state_text, now],
             )
-            .map_err(sqlite)?;
+            .map_err(self.sqlite())?;
+        for input in inputs {
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO inputs (job_id, fingerprint, name, lines_done, \
+                     processed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![job_id, input.fingerprint, input.name, input.lines_done as i64, now],
+                )
+                .map_err(self.sqlite())?;
         }
-        for (bucket, over_value, score, document) in changes.records {
-            tx.execute(
-                "INSERT OR REPLACE INTO records (job_id, bucket_start_secs, over_value, \
-                 record_score, document) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![job_id, bucket, over_value, score, document.to_string()],
-            )
-            .map_err(sqlite)?;
-        }
-        for (alert_id, bucket, over_value, run_secs, document) in changes.alerts {
-            tx.execute(
-                "INSERT OR IGNORE INTO alerts (alert_id, job_id, bucket_start_secs, over_value, \
-                 rule_run_secs, document) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![alert_id, job_id, bucket, over_value, run_secs, document.to_string()],
-            )
-            .map_err(sqlite)?;
-        }
-        tx.commit().map_err(sqlite)
+        self.conn.execute_batch("COMMIT").map_err(self.sqlite())
     }
 
     /// Every alert of a job, oldest rule run first.
