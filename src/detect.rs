@@ -39,6 +39,25 @@ impl DetectorState {
     }
 }
 
+/// A single flow's byte count above this is a sensor glitch, not traffic: it is more than a
+/// 10 Gbit/s link carries in ten days. Zeek writes 2^64 - 1 for some broken connections, and
+/// one such value would swamp every total it joined.
+pub const MAX_FLOW_BYTES: u64 = 1 << 50;
+
+/// Why a flow was not counted, with a message for the user when the cause is broken input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: SkipReason,
+    /// Set for broken input: what is wrong, naming the field and value.
+    pub message: Option<String>,
+}
+
+impl From<SkipReason> for Rejection {
+    fn from(reason: SkipReason) -> Rejection {
+        Rejection { reason, message: None }
+    }
+}
+
 /// Totals of one run, for the summary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunCounts {
@@ -61,6 +80,9 @@ pub struct Detector {
     filter: FlowFilter,
     enricher: Enricher,
     normaliser: Normaliser,
+    /// Flows whose time lies beyond this are rejected as bad timestamps; see
+    /// [`Detector::with_latest_plausible_secs`].
+    latest_plausible_secs: Option<i64>,
     pub counts: RunCounts,
     /// Records with a score above zero, not yet collected by the caller.
     records: Vec<AnomalyRecord>,
@@ -76,10 +98,19 @@ impl Detector {
             filter,
             enricher,
             normaliser: Normaliser::default(),
+            latest_plausible_secs: None,
             counts: RunCounts::default(),
             records: Vec::new(),
             alerts: Vec::new(),
         }
+    }
+
+    /// Rejects flows timed after `secs`. The data's clock only moves forward, so one record
+    /// dated years ahead would close every open bucket and, saved in the state, make all real
+    /// data look late from then on; the caller passes the wall-clock time plus a margin.
+    pub fn with_latest_plausible_secs(mut self, secs: i64) -> Detector {
+        self.latest_plausible_secs = Some(secs);
+        self
     }
 
     pub fn enricher(&self) -> &Enricher {
@@ -92,26 +123,46 @@ impl Detector {
     }
 
     /// Takes one flow through normalise, filter, enrich and bucket.
-    pub fn process(&mut self, mut flow: Flow) {
+    pub fn process(&mut self, mut flow: Flow) -> Result<(), Rejection> {
         self.counts.flows_read += 1;
-        if let Err(reason) = self.admit(&mut flow) {
-            self.counts.skipped.add(reason);
+        let result = self.admit(&mut flow);
+        if let Err(rejection) = &result {
+            self.counts.skipped.add(rejection.reason);
         }
+        result
     }
 
-    fn admit(&mut self, flow: &mut Flow) -> Result<(), SkipReason> {
-        let event_secs = flow.start_micros.div_euclid(MICROS_PER_SEC);
+    fn admit(&mut self, flow: &mut Flow) -> Result<(), Rejection> {
+        let event_secs = flow.event_micros().div_euclid(MICROS_PER_SEC);
+        if self.latest_plausible_secs.is_some_and(|latest| event_secs > latest) {
+            return Err(Rejection {
+                reason: SkipReason::BadTimestamp,
+                message: Some(format!(
+                    "flow time {} lies in the future; check the sensor's clock",
+                    crate::output::units::iso_time(event_secs)
+                )),
+            });
+        }
+        if let Some(bytes) = flow.bytes_sent.filter(|&b| b > MAX_FLOW_BYTES) {
+            return Err(Rejection {
+                reason: SkipReason::BadValue,
+                message: Some(format!(
+                    "bytes sent {bytes} is more than any single flow carries (limit \
+                     {MAX_FLOW_BYTES}); a sensor glitch"
+                )),
+            });
+        }
         self.normaliser.normalise(flow)?;
         self.filter.check(flow)?;
         let bucket_start = match self.state.clock.admit(event_secs) {
             Admission::Open(start) => start,
-            Admission::TooLate => return Err(SkipReason::TooLate),
-            Admission::AlreadyProcessed => return Err(SkipReason::AlreadyProcessed),
+            Admission::TooLate => return Err(SkipReason::TooLate.into()),
+            Admission::AlreadyProcessed => return Err(SkipReason::AlreadyProcessed.into()),
         };
         let located = self.enricher.locate(flow);
         let job = &self.state.job;
         let Some(over_value) = field_value(job.over_field, flow, &located) else {
-            return Err(SkipReason::OverFieldMissing);
+            return Err(SkipReason::OverFieldMissing.into());
         };
         let influencer_values: Vec<(FlowField, String)> = job
             .influencers
@@ -135,7 +186,7 @@ impl Detector {
             .partition_mut(&over_value)
             .add(evidence, &influencer_values);
         self.counts.flows_counted += 1;
-        self.counts.bytes_counted += bytes_sent;
+        self.counts.bytes_counted = self.counts.bytes_counted.saturating_add(bytes_sent);
         self.counts.first_event_secs =
             Some(self.counts.first_event_secs.map_or(event_secs, |t| t.min(event_secs)));
         self.counts.last_event_secs =

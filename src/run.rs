@@ -5,16 +5,17 @@
 //! with file, line and field; all of them counted), writes alerts and records as NDJSON, saves
 //! the state and returns the summary.
 
-use crate::detect::{Detector, DetectorState};
+use crate::detect::{Detector, DetectorState, Rejection};
 use crate::enrich::{Enricher, GeoDb};
 use crate::filter::{FlowFilter, NetworkSet};
-use crate::job::JobConfig;
+use crate::job::{FlowField, JobConfig};
 use crate::model::ModelConfig;
 use crate::output::alert::{alert_document, alert_id, record_document, Provenance};
 use crate::output::summary::{render, InputReport, RunReport, SUMMARY_ALERT_ROWS};
-use crate::read::{expand_inputs, InputFormat, InputReader, InputSpec, LineOutcome};
+use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec, LineOutcome};
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
+use crate::skip::SkipReason;
 use crate::state::{file_fingerprint, InputProgress, StateError, StateStore};
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -29,6 +30,10 @@ pub const ERROR_SAMPLES_PER_INPUT: u64 = 5;
 
 /// Exit code when the run completed but some input was unreadable or skipped as malformed.
 pub const EXIT_SOME_INPUT_SKIPPED: i32 = 2;
+
+/// Flows dated more than this after the wall clock are rejected as bad timestamps: sensors'
+/// clocks drift by seconds, not days, and a flow from the future would stop the data's clock.
+pub const MAX_FUTURE_SECS: i64 = 24 * 3600;
 
 /// Where an NDJSON stream goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,12 +154,26 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     if let Err(problem) = options.rule.validate(delay) {
         bail!("{problem}");
     }
-    let specs = expand_inputs(&options.inputs)?;
+    // Each argument is expanded on its own, so that one missing path is reported and the
+    // others are still read.
+    let mut specs = Vec::new();
+    let mut reports = Vec::new();
+    for argument in &options.inputs {
+        match expand_inputs(std::slice::from_ref(argument)) {
+            Ok(expanded) => specs.extend(expanded),
+            Err(error) => {
+                warn!("{error}");
+                let failure = Some(error.to_string());
+                reports.push(InputReport { name: argument.clone(), failure, ..Default::default() });
+            }
+        }
+    }
     let db = match &options.geoip {
         Some(path) => GeoDb::open(path)?,
         None => GeoDb::embedded()?,
     };
     let geoip_info = db.info().clone();
+    check_database_fits_job(&options.job, &geoip_info)?;
     let enricher = Enricher::new(db).with_event_geo(options.use_event_geo);
     let filter = FlowFilter::new(options.internal.clone(), options.trust_sensor_direction);
     let mut store = match &options.state {
@@ -173,7 +192,9 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         },
         None => fresh,
     };
-    let mut detector = Detector::new(state, filter, enricher);
+    let now_secs = chrono::Utc::now().timestamp();
+    let mut detector = Detector::new(state, filter, enricher)
+        .with_latest_plausible_secs(now_secs + MAX_FUTURE_SECS);
     if let Some(store) = store.as_mut() {
         store.begin_run()?;
     }
@@ -189,7 +210,6 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         record_count: 0,
         best_record: None,
     };
-    let mut reports = Vec::new();
     let mut progress = Vec::new();
     for spec in &specs {
         let done = emitter
@@ -235,6 +255,35 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         alerts: emitter.collected_alerts.unwrap_or_default(),
         exit_code: if some_skipped { EXIT_SOME_INPUT_SKIPPED } else { 0 },
     })
+}
+
+/// Refuses a region or city job on a database that has no regions or cities, and databases
+/// that hold no locations at all (an ASN database), which would otherwise run and find nothing.
+fn check_database_fits_job(
+    job: &JobConfig,
+    geoip: &crate::enrich::GeoDbInfo,
+) -> anyhow::Result<()> {
+    let kind = geoip.database_type.to_ascii_lowercase();
+    if kind.contains("asn") || kind.contains("isp") {
+        bail!(
+            "GeoIP database {} is of type {:?}, which holds no locations; use a Country or City \
+             database",
+            geoip.source,
+            geoip.database_type
+        );
+    }
+    let needs_regions = matches!(job.over_field, FlowField::RegionName | FlowField::CityName);
+    if needs_regions && !kind.contains("city") {
+        bail!(
+            "job {} splits on {} but the GeoIP database {} ({}) has no regions; give a City \
+             database with --geoip",
+            job.job_id,
+            job.over_field,
+            geoip.source,
+            geoip.database_type
+        );
+    }
+    Ok(())
 }
 
 /// Refuses to continue a saved job under different settings, which would mix two models.
@@ -291,6 +340,11 @@ fn read_input(
     };
     let mut reader = match InputReader::open(spec, options.format) {
         Ok(reader) => reader,
+        // An empty log is what a quiet interval or a fresh rotation leaves: nothing is lost.
+        Err(InputError::Empty { .. }) => {
+            report.format = "empty".to_string();
+            return Ok(report);
+        }
         Err(error) => {
             warn!("{error}");
             report.failure = Some(error.to_string());
@@ -300,6 +354,15 @@ fn read_input(
     report.format = reader.format().to_string();
     report.resumed_after_line = lines_done;
     let mut reported = 0u64;
+    let mut report_bad_line = |line: u64, message: &dyn std::fmt::Display| {
+        if reported < ERROR_SAMPLES_PER_INPUT {
+            warn!("{name}:{line}: {message}");
+        } else if reported == ERROR_SAMPLES_PER_INPUT {
+            warn!("{name}: more bad lines; only their count is reported");
+        }
+        reported += 1;
+    };
+    let too_late_before = detector.counts.skipped.get(SkipReason::TooLate);
     while let Some(item) = reader.next_item() {
         report.lines = item.line;
         // Lines an earlier run processed are still parsed, so that headers set the parser up,
@@ -309,7 +372,12 @@ fn read_input(
             Ok(LineOutcome::Flow(flow)) => {
                 if !already_done {
                     report.flows += 1;
-                    detector.process(*flow);
+                    if let Err(Rejection { message: Some(message), .. }) = detector.process(*flow) {
+                        // Broken input, not a flow: counted once, as a bad line.
+                        report.flows -= 1;
+                        report.bad_lines += 1;
+                        report_bad_line(item.line, &message);
+                    }
                     if detector.has_output() {
                         emitter.emit(detector)?;
                     }
@@ -318,7 +386,7 @@ fn read_input(
             Ok(LineOutcome::Ignored) => {}
             Ok(LineOutcome::NotAFlow) => {
                 if !already_done {
-                    detector.skip(crate::skip::SkipReason::NotAFlow);
+                    detector.skip(SkipReason::NotAFlow);
                 }
             }
             Err(error) => {
@@ -327,14 +395,18 @@ fn read_input(
                 }
                 report.bad_lines += 1;
                 detector.skip(error.reason);
-                if reported < ERROR_SAMPLES_PER_INPUT {
-                    warn!("{name}:{}: {error}", item.line);
-                } else if reported == ERROR_SAMPLES_PER_INPUT {
-                    warn!("{name}: more bad lines; only their count is reported");
-                }
-                reported += 1;
+                report_bad_line(item.line, &error);
             }
         }
+    }
+    report.too_late = detector.counts.skipped.get(SkipReason::TooLate) - too_late_before;
+    if report.too_late > 0 {
+        warn!(
+            "{name}: {} flows ended more than the allowed lateness ({} s) behind the newest \
+             flow already read and were not counted; give inputs in time order or raise \
+             --allowed-lateness",
+            report.too_late, detector.state.job.allowed_lateness_secs
+        );
     }
     if let Some(fingerprint) = fingerprint {
         progress.push(InputProgress {

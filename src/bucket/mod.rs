@@ -67,7 +67,7 @@ pub struct InfluencerTotals {
 impl InfluencerTotals {
     fn add(&mut self, value: &str, bytes: u64) {
         match self.bytes_by_value.get_mut(value) {
-            Some(total) => *total += bytes,
+            Some(total) => *total = total.saturating_add(bytes),
             None => {
                 self.bytes_by_value.insert(value.to_string(), bytes);
                 self.enforce_limit();
@@ -77,9 +77,10 @@ impl InfluencerTotals {
 
     fn merge(&mut self, other: &InfluencerTotals) {
         for (value, &bytes) in &other.bytes_by_value {
-            *self.bytes_by_value.entry(value.clone()).or_insert(0) += bytes;
+            let total = self.bytes_by_value.entry(value.clone()).or_insert(0);
+            *total = total.saturating_add(bytes);
         }
-        self.overflow_bytes += other.overflow_bytes;
+        self.overflow_bytes = self.overflow_bytes.saturating_add(other.overflow_bytes);
         self.enforce_limit();
     }
 
@@ -91,7 +92,8 @@ impl InfluencerTotals {
                 .min_by_key(|(value, &bytes)| (bytes, Reverse(value.as_str())))
                 .map(|(value, _)| value.clone())
                 .expect("map is over the limit, so not empty");
-            self.overflow_bytes += self.bytes_by_value.remove(&smallest).unwrap_or(0);
+            let dropped = self.bytes_by_value.remove(&smallest).unwrap_or(0);
+            self.overflow_bytes = self.overflow_bytes.saturating_add(dropped);
         }
     }
 }
@@ -110,7 +112,9 @@ impl PartitionBucket {
     /// Adds one flow with its influencer values.
     pub fn add(&mut self, evidence: FlowEvidence, influencer_values: &[(FlowField, String)]) {
         let bytes = evidence.bytes_sent;
-        self.bytes_sent += bytes;
+        // Saturating: a total that reached u64::MAX is wrong either way, but must not wrap to
+        // a small number that hides it.
+        self.bytes_sent = self.bytes_sent.saturating_add(bytes);
         self.flow_count += 1;
         for (field, value) in influencer_values {
             self.influencers.entry(*field).or_default().add(value, bytes);
@@ -119,7 +123,7 @@ impl PartitionBucket {
     }
 
     pub fn merge(&mut self, other: &PartitionBucket) {
-        self.bytes_sent += other.bytes_sent;
+        self.bytes_sent = self.bytes_sent.saturating_add(other.bytes_sent);
         self.flow_count += other.flow_count;
         for (field, totals) in &other.influencers {
             self.influencers.entry(*field).or_default().merge(totals);
@@ -179,7 +183,7 @@ impl BucketAggregate {
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.partitions.values().map(|p| p.bytes_sent).sum()
+        self.partitions.values().fold(0u64, |total, p| total.saturating_add(p.bytes_sent))
     }
 }
 

@@ -20,6 +20,8 @@ pub struct InputReport {
     pub lines: u64,
     pub flows: u64,
     pub bad_lines: u64,
+    /// Flows of this input that arrived after their bucket had closed.
+    pub too_late: u64,
     /// Lines skipped because an earlier run already processed them.
     pub resumed_after_line: u64,
     /// Set when the input could not be opened or read at all.
@@ -102,6 +104,9 @@ pub fn render(report: &RunReport) -> String {
                     thousands(input.flows),
                     thousands(input.bad_lines)
                 );
+                if input.too_late > 0 {
+                    let _ = write!(out, "  {} too late", thousands(input.too_late));
+                }
                 if input.resumed_after_line > 0 {
                     let _ = write!(out, "  (resumed after line {})", input.resumed_after_line);
                 }

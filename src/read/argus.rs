@@ -11,12 +11,15 @@
 
 use crate::flow::Flow;
 use crate::read::time::{bad_timestamp, epoch_seconds_to_micros, naive_utc_to_micros};
-use crate::read::value::{missing, parse_count, parse_ip, parse_port, transport_name};
+use crate::read::value::{
+    missing, parse_count, parse_duration_micros, parse_ip, parse_port, transport_name,
+};
 use crate::read::{LineOutcome, ParseError, RecordParser};
 use crate::skip::SkipReason;
 
 const START_TIME: &str = "StartTime";
 const PROTO: &str = "Proto";
+const DURATION: &str = "Dur";
 const SRC_ADDR: &str = "SrcAddr";
 const SPORT: &str = "Sport";
 const DST_ADDR: &str = "DstAddr";
@@ -38,6 +41,7 @@ struct Columns {
     count: usize,
     start_time: usize,
     proto: Option<usize>,
+    duration: Option<usize>,
     src_addr: usize,
     sport: Option<usize>,
     dst_addr: usize,
@@ -62,6 +66,7 @@ impl Columns {
             count: names.len(),
             start_time: require(START_TIME)?,
             proto: find(PROTO),
+            duration: find(DURATION),
             src_addr: require(SRC_ADDR)?,
             sport: find(SPORT),
             dst_addr: require(DST_ADDR)?,
@@ -127,6 +132,8 @@ fn read_record(columns: &Columns, line: &str) -> Result<LineOutcome, ParseError>
         _ => None,
     };
     let mut flow = Flow::new(start_micros, source_ip, destination_ip, bytes_sent);
+    let duration = optional(columns.duration).map(|v| parse_duration_micros(DURATION, v));
+    flow.end_micros = duration.transpose()?.map(|d| start_micros.saturating_add(d));
     flow.source_port = port(columns.sport, SPORT)?;
     flow.destination_port = port(columns.dport, DPORT)?;
     flow.transport = transport;

@@ -74,6 +74,12 @@ impl RecordParser for EcsParser {
         };
         let bytes_sent = get_count(&event, "source.bytes")?;
         let mut flow = Flow::new(start_micros, source_ip, destination_ip, bytes_sent);
+        flow.end_micros = match get_time(&event, "event.end")? {
+            Some(end) => Some(end),
+            // ECS durations are nanoseconds.
+            None => get_count(&event, "event.duration")?
+                .map(|nanos| start_micros.saturating_add((nanos / 1000) as i64)),
+        };
         flow.source_port = get_port(&event, "source.port")?;
         flow.destination_port = get_port(&event, "destination.port")?;
         flow.transport = get_str(&event, "network.transport")?.and_then(transport_name);

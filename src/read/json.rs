@@ -8,7 +8,7 @@
 
 use crate::flow::EpochMicros;
 use crate::read::time::{any_to_micros, bad_timestamp};
-use crate::read::value::{parse_count, parse_ip, parse_port};
+use crate::read::value::{parse_count, parse_duration_micros, parse_ip, parse_port};
 use crate::read::ParseError;
 use crate::skip::SkipReason;
 use serde_json::{Map, Number, Value};
@@ -95,6 +95,19 @@ fn integral_text(number: &Number) -> String {
 /// A non-negative count such as a byte total.
 pub fn get_count(object: &Object, path: &str) -> Result<Option<u64>, ParseError> {
     lookup(object, path).map(|value| parse_count(path, &numeric_text(path, value)?)).transpose()
+}
+
+/// A duration in seconds, written as a number or a numeric string, as microseconds.
+pub fn get_duration_micros(object: &Object, path: &str) -> Result<Option<i64>, ParseError> {
+    let Some(value) = lookup(object, path) else {
+        return Ok(None);
+    };
+    let text = match value {
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.clone(),
+        other => return Err(wrong_type(path, other, "a number of seconds")),
+    };
+    parse_duration_micros(path, &text).map(Some)
 }
 
 /// A port number.

@@ -41,6 +41,7 @@ impl RecordParser for SuricataParser {
         let destination_ip = require(get_ip(&event, DEST_IP)?, DEST_IP)?;
         let bytes_sent = get_count(&event, "flow.bytes_toserver")?;
         let mut flow = Flow::new(start_micros, source_ip, destination_ip, bytes_sent);
+        flow.end_micros = get_time(&event, "flow.end")?;
         flow.source_port = get_port(&event, "src_port")?;
         flow.destination_port = get_port(&event, "dest_port")?;
         flow.transport = get_str(&event, "proto")?.and_then(transport_name);

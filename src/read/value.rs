@@ -24,6 +24,19 @@ pub fn parse_count(field: &str, text: &str) -> Result<u64, ParseError> {
     })
 }
 
+/// Reads a duration in seconds (decimal fraction allowed) as microseconds.
+pub fn parse_duration_micros(field: &str, text: &str) -> Result<i64, ParseError> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..1e12).contains(&secs) => {
+            Ok((secs * 1e6).round() as i64)
+        }
+        _ => {
+            let message = "not a duration; expected non-negative seconds such as 1.25";
+            Err(ParseError::field(SkipReason::BadValue, field, text, message))
+        }
+    }
+}
+
 /// Reads a port in decimal or in `0x` hexadecimal (Argus writes ICMP type and code that way).
 pub fn parse_port(field: &str, text: &str) -> Result<u16, ParseError> {
     let trimmed = text.trim();

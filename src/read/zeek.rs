@@ -15,6 +15,10 @@ pub const ORIG_P: &str = "id.orig_p";
 pub const RESP_H: &str = "id.resp_h";
 pub const RESP_P: &str = "id.resp_p";
 pub const PROTO: &str = "proto";
+/// The `#path` (TSV) or `_path` (JSON) of conn.log.
+pub const CONN_PATH: &str = "conn";
+pub const JSON_PATH: &str = "_path";
+pub const DURATION: &str = "duration";
 pub const ORIG_BYTES: &str = "orig_bytes";
 pub const RESP_BYTES: &str = "resp_bytes";
 pub const LOCAL_ORIG: &str = "local_orig";
@@ -23,6 +27,7 @@ pub const LOCAL_RESP: &str = "local_resp";
 /// One conn.log record after its values have been read, whatever the encoding.
 pub struct ZeekConn {
     pub start_micros: EpochMicros,
+    pub duration_micros: Option<i64>,
     pub orig_h: IpAddr,
     pub orig_p: Option<u16>,
     pub resp_h: IpAddr,
@@ -37,6 +42,7 @@ pub struct ZeekConn {
 impl ZeekConn {
     pub fn into_flow(self) -> Flow {
         let mut flow = Flow::new(self.start_micros, self.orig_h, self.resp_h, self.orig_bytes);
+        flow.end_micros = self.duration_micros.map(|d| self.start_micros.saturating_add(d));
         flow.source_port = self.orig_p;
         flow.destination_port = self.resp_p;
         flow.transport = self.transport;

@@ -6,7 +6,9 @@
 //! writing `-`. `ts` is epoch seconds, or an ISO 8601 string when Zeek was configured with
 //! ISO timestamps. `local_orig` / `local_resp` are JSON booleans.
 
-use crate::read::json::{self, get_bool, get_count, get_ip, get_port, get_str, get_time};
+use crate::read::json::{
+    self, get_bool, get_count, get_duration_micros, get_ip, get_port, get_str, get_time,
+};
 use crate::read::value::{require, transport_name};
 use crate::read::zeek::{self, ZeekConn};
 use crate::read::{LineOutcome, ParseError, RecordParser};
@@ -27,8 +29,12 @@ impl RecordParser for ZeekJsonParser {
             return Ok(LineOutcome::Ignored);
         }
         let record = json::parse_object(line)?;
+        if get_str(&record, zeek::JSON_PATH)?.is_some_and(|path| path != zeek::CONN_PATH) {
+            return Ok(LineOutcome::NotAFlow);
+        }
         let conn = ZeekConn {
             start_micros: require(get_time(&record, zeek::TS)?, zeek::TS)?,
+            duration_micros: get_duration_micros(&record, zeek::DURATION)?,
             orig_h: require(get_ip(&record, zeek::ORIG_H)?, zeek::ORIG_H)?,
             orig_p: get_port(&record, zeek::ORIG_P)?,
             resp_h: require(get_ip(&record, zeek::RESP_H)?, zeek::RESP_H)?,

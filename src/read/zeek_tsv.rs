@@ -12,7 +12,9 @@
 //! and a guessed column order would turn a query name into a byte count without any error.
 
 use crate::read::time::{bad_timestamp, epoch_seconds_to_micros};
-use crate::read::value::{missing, parse_count, parse_flag, parse_ip, parse_port, transport_name};
+use crate::read::value::{
+    missing, parse_count, parse_duration_micros, parse_flag, parse_ip, parse_port, transport_name,
+};
 use crate::read::zeek::{self, ZeekConn};
 use crate::read::{LineOutcome, ParseError, RecordParser};
 use crate::skip::SkipReason;
@@ -46,6 +48,7 @@ struct Columns {
     orig_p: Option<usize>,
     resp_p: Option<usize>,
     proto: Option<usize>,
+    duration: Option<usize>,
     orig_bytes: Option<usize>,
     resp_bytes: Option<usize>,
     local_orig: Option<usize>,
@@ -71,6 +74,7 @@ impl Columns {
             orig_p: find(zeek::ORIG_P),
             resp_p: find(zeek::RESP_P),
             proto: find(zeek::PROTO),
+            duration: find(zeek::DURATION),
             orig_bytes: find(zeek::ORIG_BYTES),
             resp_bytes: find(zeek::RESP_BYTES),
             local_orig: find(zeek::LOCAL_ORIG),
@@ -84,6 +88,9 @@ impl Columns {
 pub struct ZeekTsvParser {
     markers: Markers,
     columns: Option<Result<Columns, ParseError>>,
+    /// The `#path` header: which Zeek log this is. Only `conn` holds whole connections (dns,
+    /// http and the running totals of conn_long share its first columns but are not flows).
+    path: Option<String>,
 }
 
 impl ZeekTsvParser {
@@ -110,6 +117,7 @@ impl ZeekTsvParser {
         match key {
             "#empty_field" => self.markers.empty_field = value.to_string(),
             "#unset_field" => self.markers.unset_field = value.to_string(),
+            "#path" => self.path = Some(value.to_string()),
             "#fields" => {
                 let names: Vec<&str> = parts.collect();
                 self.columns = Some(Columns::from_names(&names));
@@ -159,6 +167,9 @@ impl ZeekTsvParser {
         let flag = |column, field| optional(column).map(|v| parse_flag(field, v)).transpose();
         let conn = ZeekConn {
             start_micros,
+            duration_micros: optional(columns.duration)
+                .map(|v| parse_duration_micros(zeek::DURATION, v))
+                .transpose()?,
             orig_h: address(columns.orig_h, zeek::ORIG_H)?,
             orig_p: port(columns.orig_p, zeek::ORIG_P)?,
             resp_h: address(columns.resp_h, zeek::RESP_H)?,
@@ -179,6 +190,8 @@ impl RecordParser for ZeekTsvParser {
             Ok(LineOutcome::Ignored)
         } else if line.starts_with('#') {
             self.read_header(line)
+        } else if self.path.as_deref().is_some_and(|path| path != zeek::CONN_PATH) {
+            Ok(LineOutcome::NotAFlow)
         } else {
             self.read_data(line)
         }
@@ -326,5 +339,25 @@ mod tests {
         assert_error(result, SkipReason::MissingField, Some("id.resp_h"));
         let bad_separator = ZeekTsvParser::new().parse_line("#separator ");
         assert_error(bad_separator, SkipReason::BadValue, Some("#separator"));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn records_of_other_zeek_logs_are_not_flows() {
+        let mut parser = ZeekTsvParser::new();
+        let header = [
+            "#separator \\x09",
+            "#path\tdns",
+            "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery",
+        ];
+        for line in header {
+            assert_eq!(parser.parse_line(line), Ok(LineOutcome::Ignored));
+        }
+        let record = "1676851429.9\tCx\t192.168.1.109\t35207\t1.1.1.1\t53\tudp\texample.org";
+        assert_eq!(parser.parse_line(record), Ok(LineOutcome::NotAFlow));
     }
 }
