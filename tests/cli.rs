@@ -114,3 +114,79 @@ fn version_credits_the_embedded_geoip_database() {
     let output = geoexfil(&["--version"]);
     assert!(text(&output.stdout).contains("IP Geolocation by DB-IP"));
 }
+
+/// The sample's header and first records, plus extra lines.
+fn sample_with(extra: &[String]) -> String {
+    let mut lines = gz_lines(&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"))[..40].to_vec();
+    lines.extend_from_slice(extra);
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_flow_from_the_future_is_a_bad_timestamp_and_does_not_stop_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let future = common::zeek_line(4_102_444_800.0, "192.168.1.109", "8.8.8.8", 443, 1000);
+    let path = dir.path().join("future.log");
+    // The future line comes first: were it accepted, every real flow after it would be late.
+    let sample = sample_with(&[]);
+    let (header, data) = sample.split_at(sample.find("\n1676").unwrap() + 1);
+    std::fs::write(&path, format!("{header}{future}\n{data}")).unwrap();
+    let output = geoexfil(&["detect", path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(":9: flow time 2100-01-01T00:00:00Z lies in the future"), "{stderr}");
+    assert!(!stderr.contains("too_late"), "{stderr}");
+}
+
+#[test]
+fn an_impossible_byte_count_is_rejected_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let glitch = common::zeek_line(1_676_851_500.0, "192.168.1.109", "8.8.8.8", 443, u64::MAX);
+    let path = dir.path().join("glitch.log");
+    std::fs::write(&path, sample_with(&[glitch])).unwrap();
+    let output = geoexfil(&["detect", path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("glitch.log:41: bytes sent 18446744073709551615 is more"), "{stderr}");
+}
+
+#[test]
+fn a_missing_input_is_reported_and_the_others_are_read() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "/no/such/conn.log", sample.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/no/such/conn.log  not read:"), "{stderr}");
+    assert!(stderr.contains("7,124 read, 6,682 counted"), "{stderr}");
+}
+
+#[test]
+fn the_region_job_is_refused_on_a_country_database() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "--job", "region", sample.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no regions; give a City database with --geoip"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_1_so_that_2_keeps_its_meaning() {
+    let output = geoexfil(&["detect", "--job", "nope", "x.log"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("unknown job \"nope\""));
+}
+
+#[test]
+fn alerts_that_cannot_be_written_are_not_recorded_as_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.sqlite");
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let (db, sample) = (db.to_str().unwrap(), sample.to_str().unwrap());
+    let failed = geoexfil(&["detect", "--flush", "--state", db, "--alerts", "/dev/full", sample]);
+    assert_eq!(failed.status.code(), Some(1));
+    let retry = geoexfil(&["detect", "--flush", "--state", db, sample]);
+    let stdout = text(&retry.stdout);
+    assert_eq!(retry.status.code(), Some(0), "{}", text(&retry.stderr));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("\"over_field_value\":\"NL\""));
+}

@@ -48,10 +48,10 @@ pub fn zeek_line(ts: f64, source: &str, destination: &str, port: u16, bytes_sent
         "{ts:.6}\tCinjected{bytes_sent}\t{source}\t{}\t{destination}\t{port}\ttcp\tssl\t\
          {:.6}\t{bytes_sent}\t{}\tSF\t-\t-\t0\tShADadFf\t{}\t{}\t{}\t{}\t-\tInjected\t(empty)",
         49_152 + (bytes_sent % 10_000) as u16,
-        bytes_sent as f64 / 2_000_000.0,
+        (bytes_sent as f64 / 2_000_000.0).min(86_400.0),
         bytes_sent / 50,
         bytes_sent / 1448,
-        bytes_sent + bytes_sent / 1448 * 52,
+        bytes_sent.saturating_add(bytes_sent / 1448 * 52),
         bytes_sent / 2896,
         bytes_sent / 2896 * 52,
     )
