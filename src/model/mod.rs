@@ -69,9 +69,10 @@ const MIN_ACTIVE_BUCKETS_FOR_SPREAD: u64 = 4;
 /// about 7 (2 on the log scale) from bucket to bucket, which real per-country totals do.
 const DEFAULT_WITHIN_LOG_VARIANCE: f64 = 4.0;
 
-/// The pooled spread is never taken as narrower than a factor of about 1.6 (0.5 on the log
-/// scale): even the steadiest destinations vary that much from one bucket to the next.
-const MIN_WITHIN_LOG_VARIANCE: f64 = 0.25;
+/// The pooled spread is never taken as narrower than a factor of about 2.7 (1 on the log
+/// scale): a young baseline borrows it, and the steadiest established destinations say little
+/// about how much a barely known one varies.
+const MIN_WITHIN_LOG_VARIANCE: f64 = 1.0;
 
 /// Probability at and above which a bucket updates its baseline at full weight.
 const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
@@ -109,6 +110,10 @@ pub struct PartitionModel {
     pub observed_weight: f64,
     pub first_seen_secs: i64,
     pub active_buckets: u64,
+    /// Active buckets that were unremarkable (probability at least 1e-3). A value with none has
+    /// learned nothing but anomalies and is judged like a value never seen, so that a sustained
+    /// transfer to a new destination keeps being judged against what new destinations receive.
+    pub ordinary_buckets: u64,
     pub observed_buckets: u64,
     /// Start of the first bucket of the current run of anomalous buckets.
     pub anomalous_since_secs: Option<i64>,
@@ -122,6 +127,7 @@ impl PartitionModel {
             observed_weight: 0.0,
             first_seen_secs,
             active_buckets: 0,
+            ordinary_buckets: 0,
             observed_buckets: 0,
             anomalous_since_secs: None,
         }
@@ -289,12 +295,14 @@ impl ModelSet {
     /// its own (a value whose only bucket was anomalous) is thus judged much like a new value,
     /// and one with history soon by its own level and spread.
     fn partition_prior(&self, first_seen: &NormalInverseGamma) -> NormalInverseGamma {
-        let (within_variance, _) = self.pooled_within_variance();
+        let (within_variance, informed_by) = self.pooled_within_variance();
+        // As certain about the spread as the number of values it was pooled from allows.
+        let shape = (1.0 + informed_by as f64 / 2.0).min(first_seen.shape);
         NormalInverseGamma {
             mean: first_seen.mean,
             mean_weight: 1.0,
-            shape: first_seen.shape,
-            rate: first_seen.shape * within_variance,
+            shape,
+            rate: shape * within_variance,
         }
     }
 
@@ -305,6 +313,10 @@ impl ModelSet {
         over_value: &str,
     ) -> Judgement {
         match self.partitions.get(over_value) {
+            Some(model) if model.ordinary_buckets == 0 => Judgement {
+                predictive: first_seen.predictive(),
+                active_share: model.active_share(),
+            },
             Some(model) => Judgement {
                 predictive: partition_prior.updated(&model.volume).predictive(),
                 active_share: model.active_share(),
@@ -404,6 +416,7 @@ impl ModelSet {
                 }
             } else {
                 model.anomalous_since_secs = None;
+                model.ordinary_buckets += 1;
             }
             model.volume.add(log_bytes, weight);
             model.active_weight += weight;
