@@ -1,11 +1,9 @@
 //! The alert documents match `schema/alert.schema.json`, and the schema is strict enough to
 //! reject a renamed field, a changed constant or a wrongly typed value.
 
-use geoexfil::filter::NetworkSet;
-use geoexfil::job::JobConfig;
-use geoexfil::model::ModelConfig;
-use geoexfil::rule::RuleConfig;
-use geoexfil::run::{run_detect, DetectOptions};
+mod common;
+
+use geoexfil::run::run_detect;
 use jsonschema::Validator;
 use serde_json::Value;
 use std::path::Path;
@@ -63,31 +61,15 @@ fn validator() -> Validator {
         .unwrap_or_else(|error| panic!("the alert schema does not compile: {error}"))
 }
 
-/// The options the command line builds for `geoexfil detect SAMPLE` without further flags.
-fn cli_default_options() -> DetectOptions {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE);
-    DetectOptions {
-        inputs: vec![sample.to_string_lossy().into_owned()],
-        format: None,
-        job: JobConfig::country(),
-        model: ModelConfig::default(),
-        rule: RuleConfig::default(),
-        geoip: None,
-        use_event_geo: true,
-        internal: NetworkSet::default_internal(),
-        trust_sensor_direction: true,
-        flush: true,
-        state: None,
-        alerts: None,
-        records: None,
-    }
-}
-
 /// The alerts of the shipped sample, computed once for all tests.
 fn sample_alerts() -> &'static [Value] {
     static ALERTS: OnceLock<Vec<Value>> = OnceLock::new();
     ALERTS.get_or_init(|| {
-        let outcome = run_detect(&cli_default_options()).expect("detect runs on the sample");
+        let outcome =
+            run_detect(&common::default_options(&[
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE)
+            ]))
+            .expect("detect runs on the sample");
         outcome.alerts
     })
 }
