@@ -43,17 +43,27 @@ fn argus_end_is_start_plus_dur() {
 
 #[test]
 fn suricata_end_is_flow_end() {
-    let line = r#"{"event_type":"flow","src_ip":"10.0.0.5","src_port":5000,"dest_ip":"8.8.8.8","dest_port":443,"proto":"TCP","flow":{"bytes_toserver":1000,"bytes_toclient":10,"start":"2021-06-06T15:59:46.457984+0200","end":"2021-06-07T15:59:46.457984+0200"}}"#;
+    let line = concat!(
+        r#"{"event_type":"flow","src_ip":"10.0.0.5","src_port":5000,"dest_ip":"8.8.8.8","#,
+        r#""dest_port":443,"proto":"TCP","flow":{"bytes_toserver":1000,"bytes_toclient":10,"#,
+        r#""start":"2021-06-06T15:59:46.457984+0200","end":"2021-06-07T15:59:46.457984+0200"}}"#
+    );
     let f = flow(InputFormat::SuricataEve, &[line]);
     assert_eq!(f.end_micros.unwrap() - f.start_micros, 86_400_000_000);
 }
 
 #[test]
 fn ecs_end_comes_from_event_end_or_event_duration() {
-    let with_end = r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"end":"2024-01-01T00:00:10Z"},"source":{"ip":"10.0.0.5","bytes":5},"destination":{"ip":"8.8.8.8"}}"#;
+    let with_end = concat!(
+        r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"end":"2024-01-01T00:00:10Z"},"#,
+        r#""source":{"ip":"10.0.0.5","bytes":5},"destination":{"ip":"8.8.8.8"}}"#
+    );
     let f = flow(InputFormat::Ecs, &[with_end]);
     assert_eq!(f.end_micros.unwrap() - f.start_micros, 10_000_000);
-    let with_duration = r#"{"@timestamp":"2024-01-01T00:00:00Z","event.duration":2500000000,"source.ip":"10.0.0.5","source.bytes":5,"destination.ip":"8.8.8.8"}"#;
+    let with_duration = concat!(
+        r#"{"@timestamp":"2024-01-01T00:00:00Z","event.duration":2500000000,"#,
+        r#""source.ip":"10.0.0.5","source.bytes":5,"destination.ip":"8.8.8.8"}"#
+    );
     let f = flow(InputFormat::Ecs, &[with_duration]);
     assert_eq!(f.end_micros.unwrap() - f.start_micros, 2_500_000);
 }
