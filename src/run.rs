@@ -234,6 +234,8 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         counts: &detector.counts,
         enrich: detector.enricher().stats(),
         over_values: detector.state.models.partitions.len(),
+        untracked_over_values: detector.state.models.untracked_values,
+        max_over_values: detector.state.models.config.max_partitions,
         open_buckets: detector.state.clock.open_bucket_count(),
         records_written: emitter.record_count,
         best_record: emitter.best_record.as_ref(),

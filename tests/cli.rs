@@ -190,3 +190,15 @@ fn alerts_that_cannot_be_written_are_not_recorded_as_done() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains("\"over_field_value\":\"NL\""));
 }
+
+#[test]
+fn reaching_the_over_value_limit_is_reported() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "--max-over-values", "5", sample.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("limit reached: 35 records of over values beyond --max-over-values 5"),
+        "{stderr}"
+    );
+}

@@ -256,8 +256,8 @@ pub struct ModelSet {
     pub config: ModelConfig,
     pub partitions: BTreeMap<String, PartitionModel>,
     pub population: PopulationModel,
-    /// Over values seen after [`ModelConfig::max_partitions`] was reached: scored against the
-    /// population prior but not remembered.
+    /// Records (bucket and over value) of values seen after [`ModelConfig::max_partitions`]
+    /// was reached: scored against the population prior, without a baseline of their own.
     pub untracked_values: u64,
 }
 

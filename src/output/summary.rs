@@ -38,6 +38,9 @@ pub struct RunReport<'a> {
     pub counts: &'a RunCounts,
     pub enrich: EnrichStats,
     pub over_values: usize,
+    /// Over values seen after the modelling limit was reached.
+    pub untracked_over_values: u64,
+    pub max_over_values: usize,
     pub open_buckets: usize,
     /// Records with a score above zero written during the run.
     pub records_written: usize,
@@ -139,6 +142,22 @@ pub fn render(report: &RunReport) -> String {
         thousands(enrich.from_event),
         thousands(enrich.unknown)
     );
+    if enrich.cache_full > 0 {
+        let _ = writeln!(
+            out,
+            "geoip cache full: {} lookups were not cached (raise the cache limit)",
+            thousands(enrich.cache_full)
+        );
+    }
+    if report.untracked_over_values > 0 {
+        let _ = writeln!(
+            out,
+            "limit reached: {} records of over values beyond --max-over-values {} were judged \
+             against the population only, without a baseline of their own",
+            thousands(report.untracked_over_values),
+            report.max_over_values
+        );
+    }
     if let (Some(first), Some(last)) = (counts.first_event_secs, counts.last_event_secs) {
         let _ = writeln!(
             out,
