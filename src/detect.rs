@@ -124,8 +124,12 @@ impl Detector {
 
     /// Takes one flow through normalise, filter, enrich and bucket.
     pub fn process(&mut self, mut flow: Flow) -> Result<(), Rejection> {
-        self.counts.flows_read += 1;
         let result = self.admit(&mut flow);
+        // A flow rejected with a message was broken input: it counts as a bad line, not as a
+        // flow read, so that the summary's totals add up.
+        if !matches!(&result, Err(Rejection { message: Some(_), .. })) {
+            self.counts.flows_read += 1;
+        }
         if let Err(rejection) = &result {
             self.counts.skipped.add(rejection.reason);
         }

@@ -6,7 +6,8 @@
 //!   the same `flow.id`, marking all but the last with `flow.final: false`. Only the increase
 //!   since the previous report of that flow is new.
 //! - *Duplicates.* Overlapping sensors log the same flow more than once. Two flows with the same
-//!   `network.community_id` that start in the same second are one flow.
+//!   `network.community_id` that start within [`DUPLICATE_WINDOW_MICROS`] of each other are one
+//!   flow. An empty or placeholder id (`""`, `-`) identifies nothing and is ignored.
 //!
 //! Both need memory of recent flows, bounded by [`MAX_TRACKED_FLOWS`]; entries older than
 //! [`TRACKING_HORIZON_SECS`] of event time are forgotten first.
@@ -24,6 +25,11 @@ pub const MAX_TRACKED_FLOWS: usize = 1_000_000;
 /// is 10 s and sensors log the same flow within seconds of each other; a day leaves margin for
 /// long connections.
 pub const TRACKING_HORIZON_SECS: i64 = 24 * 3600;
+
+/// Two sightings of one community id this close in start time are one flow seen twice. Sensors'
+/// clocks and their first-packet times differ by milliseconds; a new connection with the same
+/// five-tuple needs a fresh source port or at least seconds (TIME_WAIT).
+pub const DUPLICATE_WINDOW_MICROS: i64 = 2_000_000;
 
 /// A bounded map from flow identity to a value, forgetting the oldest first.
 #[derive(Debug, Default)]
@@ -54,21 +60,26 @@ impl<V> RecentMap<V> {
 #[derive(Debug, Default)]
 pub struct Normaliser {
     bytes_reported: RecentMap<u64>,
-    seen: RecentMap<()>,
+    /// Start time of the last flow seen with each community id.
+    seen: RecentMap<i64>,
 }
 
 impl Normaliser {
     /// Corrects `flow` in place, or says why it must not be counted.
     pub fn normalise(&mut self, flow: &mut Flow) -> Result<(), SkipReason> {
         let start_secs = flow.start_micros.div_euclid(MICROS_PER_SEC);
-        if let Some(community_id) = &flow.community_id {
-            let key = format!("{community_id}@{start_secs}");
+        let community_id =
+            flow.community_id.as_deref().map(str::trim).filter(|id| !id.is_empty() && *id != "-");
+        if let Some(community_id) = community_id {
             let is_report_of_known_flow =
                 flow.flow_id.as_ref().is_some_and(|id| self.bytes_reported.get(id).is_some());
-            if self.seen.get(&key).is_some() && !is_report_of_known_flow {
+            let seen_close = self.seen.get(community_id).is_some_and(|&previous_start| {
+                (flow.start_micros - previous_start).abs() <= DUPLICATE_WINDOW_MICROS
+            });
+            if seen_close && !is_report_of_known_flow {
                 return Err(SkipReason::Duplicate);
             }
-            self.seen.insert(key, start_secs, ());
+            self.seen.insert(community_id.to_string(), start_secs, flow.start_micros);
         }
         if let Some(flow_id) = &flow.flow_id {
             let is_running_total = flow.flow_final.is_some();
@@ -133,6 +144,28 @@ mod tests {
     }
 
     #[test]
+    fn sightings_across_a_second_boundary_are_still_one_flow() {
+        let mut normaliser = Normaliser::default();
+        let mut a = flow(100, 500);
+        a.start_micros += 900_000;
+        a.community_id = Some("1:abc=".into());
+        let mut b = a.clone();
+        b.start_micros += 200_000;
+        assert_eq!(normaliser.normalise(&mut a), Ok(()));
+        assert_eq!(normaliser.normalise(&mut b), Err(SkipReason::Duplicate));
+    }
+
+    #[test]
+    fn empty_and_placeholder_community_ids_identify_nothing() {
+        let mut normaliser = Normaliser::default();
+        for id in ["", " ", "-", "", "-"] {
+            let mut f = flow(100, 5);
+            f.community_id = Some(id.into());
+            assert_eq!(normaliser.normalise(&mut f), Ok(()), "id {id:?}");
+        }
+    }
+
+    #[test]
     fn flows_without_identity_pass_unchanged() {
         let mut normaliser = Normaliser::default();
         let mut f = flow(5, 42);
@@ -151,6 +184,6 @@ mod tests {
         let mut later = flow(TRACKING_HORIZON_SECS + 10, 1);
         later.community_id = Some("1:y".into());
         normaliser.normalise(&mut later).unwrap();
-        assert!(normaliser.seen.get("1:x@0").is_none());
+        assert!(normaliser.seen.get("1:x").is_none());
     }
 }

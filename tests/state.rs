@@ -106,3 +106,33 @@ fn a_run_that_fails_leaves_the_state_unchanged() {
     drop(store);
     assert_eq!(std::fs::read(&db).unwrap().len(), before.len());
 }
+
+#[test]
+fn a_log_compressed_on_rotation_is_still_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = split_sample(dir.path());
+    let db = dir.path().join("state.sqlite");
+    let mut run1 = default_options(&[&first]);
+    run1.state = Some(db.clone());
+    run1.flush = false;
+    run_detect(&run1).unwrap();
+
+    // The rotated log is the same content, compressed and renamed.
+    let rotated = dir.path().join("first.log.1.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(&first).unwrap()).unwrap();
+    std::fs::write(&rotated, encoder.finish().unwrap()).unwrap();
+    let mut run2 = default_options(&[&rotated, &second]);
+    run2.state = Some(db.clone());
+    let outcome = run_detect(&run2).unwrap();
+    assert!(outcome.summary.contains("(resumed after line 3570)"), "{}", outcome.summary);
+
+    let whole_db = dir.path().join("whole.sqlite");
+    let mut whole = default_options(&[&first, &second]);
+    whole.state = Some(whole_db.clone());
+    run_detect(&whole).unwrap();
+    let job_id = JobConfig::country().job_id;
+    let alerts = StateStore::open(&db).unwrap().alerts(&job_id).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts, StateStore::open(&whole_db).unwrap().alerts(&job_id).unwrap());
+}

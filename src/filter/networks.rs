@@ -80,10 +80,22 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// The address with IPv4-mapped IPv6 turned back into IPv4, so that one address has one form.
+/// The address with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) and the well-known NAT64 prefix
+/// (`64:ff9b::a.b.c.d`, RFC 6052) turned back into IPv4, so that one destination has one form:
+/// on an IPv6-only network behind NAT64, every IPv4 destination is written the second way.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let segments = v6.segments();
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [.., a, b, c, d] = v6.octets();
+                return IpAddr::from([a, b, c, d]);
+            }
+            ip
+        }
         IpAddr::V4(_) => ip,
     }
 }
@@ -312,5 +324,23 @@ mod tests {
     fn parse_accepts_host_bits_and_spaces() {
         let set = NetworkSet::parse([" 10.1.2.3/8 "]).unwrap();
         assert_eq!(set.networks(), &["10.0.0.0/8".parse::<IpNet>().unwrap()]);
+    }
+}
+
+#[cfg(test)]
+mod nat64_tests {
+    use super::*;
+
+    #[test]
+    fn nat64_addresses_are_judged_and_located_as_their_ipv4() {
+        let google: IpAddr = "64:ff9b::808:808".parse().unwrap();
+        assert_eq!(canonical(google), IpAddr::from([8, 8, 8, 8]));
+        assert!(is_public(google));
+        let private: IpAddr = "64:ff9b::a00:1".parse().unwrap();
+        assert!(!is_public(private));
+        // The local-use prefix 64:ff9b:1::/48 stays a non-public IPv6 range.
+        let local_use: IpAddr = "64:ff9b:1::808:808".parse().unwrap();
+        assert_eq!(canonical(local_use), local_use);
+        assert!(!is_public(local_use));
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::flow::{Direction, Flow, GeoFields};
 use crate::read::json::{self, get_bool, get_count, get_ip, get_port, get_str, get_text};
-use crate::read::json::{get_time, Object};
+use crate::read::json::{get_time, lookup, Object};
 use crate::read::value::{missing, require, transport_name};
 use crate::read::{LineOutcome, ParseError, RecordParser};
 
@@ -68,13 +68,13 @@ impl RecordParser for EcsParser {
                 (Some(_), None) => return Err(missing(DESTINATION_IP)),
                 (None, Some(_)) => return Err(missing(SOURCE_IP)),
             };
-        let start_micros = match get_time(&event, "event.start")? {
+        let start_micros = match ecs_time(&event, "event.start")? {
             Some(start) => start,
-            None => require(get_time(&event, TIMESTAMP)?, TIMESTAMP)?,
+            None => require(ecs_time(&event, TIMESTAMP)?, TIMESTAMP)?,
         };
         let bytes_sent = get_count(&event, "source.bytes")?;
         let mut flow = Flow::new(start_micros, source_ip, destination_ip, bytes_sent);
-        flow.end_micros = match get_time(&event, "event.end")? {
+        flow.end_micros = match ecs_time(&event, "event.end")? {
             Some(end) => Some(end),
             // ECS durations are nanoseconds.
             None => get_count(&event, "event.duration")?
@@ -94,6 +94,33 @@ impl RecordParser for EcsParser {
         flow.flow_id = get_text(&event, "flow.id")?;
         flow.flow_final = get_bool(&event, "flow.final")?;
         Ok(LineOutcome::Flow(Box::new(flow)))
+    }
+}
+
+/// An ECS date: an ISO 8601 string, or a number, which Elasticsearch reads as epoch
+/// milliseconds (unlike Zeek's epoch seconds).
+fn ecs_time(event: &Object, path: &str) -> Result<Option<i64>, ParseError> {
+    match lookup(event, path) {
+        Some(serde_json::Value::Number(number)) => match number.as_i64() {
+            Some(millis) => Ok(Some(millis.saturating_mul(1000))),
+            None => Err(crate::read::time::bad_timestamp(path, &number.to_string())),
+        },
+        _ => get_time(event, path),
+    }
+}
+
+#[cfg(test)]
+mod epoch_millis_tests {
+    use super::*;
+
+    #[test]
+    fn a_numeric_timestamp_is_epoch_milliseconds() {
+        let line =
+            r#"{"@timestamp":1768039206000,"source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}"#;
+        let Ok(LineOutcome::Flow(flow)) = EcsParser::new().parse_line(line) else {
+            panic!("a flow")
+        };
+        assert_eq!(flow.start_micros, 1_768_039_206_000_000);
     }
 }
 

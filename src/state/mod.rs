@@ -268,10 +268,18 @@ impl StateStore {
     }
 }
 
-/// The fingerprint of a file: a hash of its first [`FINGERPRINT_BYTES`] and their length.
+/// The fingerprint of a file: a hash of the first [`FINGERPRINT_BYTES`] of its content, after
+/// decompression, and their length. A log compressed on rotation (`conn.log` to
+/// `conn.log.1.gz`) keeps its fingerprint, so it is still known.
 pub fn file_fingerprint(path: &Path) -> std::io::Result<String> {
+    let mut magic = [0u8; 2];
+    let is_gzip = File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    let file = File::open(path)?;
+    let content: Box<dyn Read> =
+        if is_gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
     let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
-    File::open(path)?.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
+    // A damaged gzip stream still has a fingerprint: whatever could be read of it.
+    let _ = content.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
     let hash = head.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
     });
