@@ -14,3 +14,4 @@ pub mod run;
 pub mod score;
 pub mod skip;
 pub mod state;
+pub mod eval;
