@@ -87,6 +87,8 @@ pub struct Detector {
     /// Records with a score above zero, not yet collected by the caller.
     records: Vec<AnomalyRecord>,
     alerts: Vec<Alerted>,
+    /// Closed buckets kept for the caller when [`Detector::keep_closed_buckets`] was called.
+    closed_buckets: Option<Vec<BucketAggregate>>,
 }
 
 impl Detector {
@@ -102,6 +104,7 @@ impl Detector {
             counts: RunCounts::default(),
             records: Vec::new(),
             alerts: Vec::new(),
+            closed_buckets: None,
         }
     }
 
@@ -111,6 +114,18 @@ impl Detector {
     pub fn with_latest_plausible_secs(mut self, secs: i64) -> Detector {
         self.latest_plausible_secs = Some(secs);
         self
+    }
+
+    /// Keeps every closed bucket's totals for [`take_closed_buckets`](Self::take_closed_buckets),
+    /// so that other scorers (the evaluation's comparators) judge exactly the same totals.
+    pub fn keep_closed_buckets(mut self) -> Detector {
+        self.closed_buckets = Some(Vec::new());
+        self
+    }
+
+    /// Buckets closed since the last call, oldest first (empty unless kept).
+    pub fn take_closed_buckets(&mut self) -> Vec<BucketAggregate> {
+        self.closed_buckets.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn enricher(&self) -> &Enricher {
@@ -213,6 +228,9 @@ impl Detector {
                 if record.record_score > 0.0 {
                     self.records.push(record);
                 }
+            }
+            if let Some(kept) = self.closed_buckets.as_mut() {
+                kept.push(bucket);
             }
         }
     }

@@ -2,6 +2,7 @@
 pub mod bucket;
 pub mod detect;
 pub mod enrich;
+pub mod eval;
 pub mod filter;
 pub mod flow;
 pub mod job;
@@ -14,4 +15,3 @@ pub mod run;
 pub mod score;
 pub mod skip;
 pub mod state;
-pub mod eval;

@@ -32,7 +32,28 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Learn normal outbound volume per destination and alert on unusual buckets.
-    Detect(DetectArgs),
+    Detect(Box<DetectArgs>),
+    /// Measure detection on real and synthetic traffic with injected exfiltration.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The shared data folder with the real captures.
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Seed of the timeline layout and the injections.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Virtual hosts of the real timeline.
+    #[arg(long, default_value_t = 4)]
+    hosts: usize,
+    /// Days of the timeline.
+    #[arg(long, default_value_t = 28)]
+    days: u32,
+    /// Seeded repetitions of every scenario.
+    #[arg(long, default_value_t = 1)]
+    repeats: u32,
 }
 
 fn parse_duration_secs(text: &str) -> Result<i64, String> {
@@ -183,7 +204,27 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
+    if let Command::Eval(args) = &cli.command {
+        let options = geoexfil::eval::EvalOptions {
+            data_dir: args.data.clone(),
+            seed: args.seed,
+            real_hosts: args.hosts,
+            days: args.days,
+            repeats: args.repeats,
+        };
+        return match geoexfil::eval::evaluate_real(&options) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match cli.command {
+        Command::Eval(_) => unreachable!("handled above"),
         Command::Detect(args) => {
             let quiet = args.quiet;
             args.into_options()
