@@ -74,6 +74,10 @@ const DEFAULT_WITHIN_LOG_VARIANCE: f64 = 4.0;
 /// about how much a barely known one varies.
 const MIN_WITHIN_LOG_VARIANCE: f64 = 1.0;
 
+/// Anomalous buckets this far apart belong to separate episodes. A day separates one
+/// transfer (however long it lasts within a day) from the same thing happening again.
+pub const EPISODE_GAP_SECS: i64 = 24 * 3600;
+
 /// Probability at and above which a bucket updates its baseline at full weight.
 const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
 /// Probability at and below which a bucket updates its baseline at [`MIN_UPDATE_WEIGHT`].
@@ -117,6 +121,16 @@ pub struct PartitionModel {
     pub observed_buckets: u64,
     /// Start of the first bucket of the current run of anomalous buckets.
     pub anomalous_since_secs: Option<i64>,
+    /// Log totals of the value's anomalous buckets (its *excursions*), at full weight.
+    #[serde(default)]
+    pub excursions: WeightedMoments,
+    /// Remembered number of excursion *episodes*: runs of anomalous buckets separated by at
+    /// least [`EPISODE_GAP_SECS`].
+    #[serde(default)]
+    pub excursion_episodes: f64,
+    /// Start of the last anomalous bucket.
+    #[serde(default)]
+    pub last_excursion_secs: Option<i64>,
 }
 
 impl PartitionModel {
@@ -130,7 +144,17 @@ impl PartitionModel {
             ordinary_buckets: 0,
             observed_buckets: 0,
             anomalous_since_secs: None,
+            excursions: WeightedMoments::default(),
+            excursion_episodes: 0.0,
+            last_excursion_secs: None,
         }
+    }
+
+    /// Share of buckets that belong to a *recurring* excursion. The first episode never counts:
+    /// one transfer, however long, is not a habit, and it keeps scoring while it lasts. From
+    /// the second episode on, excursions of that size are part of the value's behaviour.
+    fn recurring_share(&self) -> f64 {
+        (self.excursion_episodes - 1.0).max(0.0) / (self.observed_weight + 1.0)
     }
 
     /// Share of buckets with traffic, with one active and one quiet pseudo-bucket as prior.
@@ -214,6 +238,9 @@ fn weighted_median(values: impl Iterator<Item = (f64, f64)>) -> f64 {
 struct Judgement {
     predictive: Predictive,
     active_share: f64,
+    /// The value's recurring excursions: their distribution and the share of buckets they
+    /// take. A total judged anomalous by the baseline is unremarkable if it looks like them.
+    excursions: Option<(Predictive, f64)>,
 }
 
 impl Judgement {
@@ -222,8 +249,15 @@ impl Judgement {
             return 1.0;
         }
         let share = self.active_share.max(MIN_SCORED_ACTIVE_SHARE);
-        let tail = self.predictive.upper_tail(log_volume(bytes as f64));
-        (2.0 * share * tail).min(1.0)
+        let log_bytes = log_volume(bytes as f64);
+        let baseline = (2.0 * share * self.predictive.upper_tail(log_bytes)).min(1.0);
+        match self.excursions {
+            Some((excursions, recurring)) => {
+                let like_excursions = (2.0 * excursions.upper_tail(log_bytes)).min(1.0);
+                (1.0 - recurring) * baseline + recurring * like_excursions
+            }
+            None => baseline,
+        }
     }
 
     /// The median of the bucket total: zero when the value is quiet in at least half the
@@ -313,17 +347,28 @@ impl ModelSet {
         over_value: &str,
     ) -> Judgement {
         match self.partitions.get(over_value) {
-            Some(model) if model.ordinary_buckets == 0 => Judgement {
-                predictive: first_seen.predictive(),
-                active_share: model.active_share(),
-            },
-            Some(model) => Judgement {
-                predictive: partition_prior.updated(&model.volume).predictive(),
-                active_share: model.active_share(),
-            },
+            Some(model) => {
+                let predictive = if model.ordinary_buckets == 0 {
+                    first_seen.predictive()
+                } else {
+                    partition_prior.updated(&model.volume).predictive()
+                };
+                let recurring = model.recurring_share();
+                let excursions = (recurring > 0.0).then(|| {
+                    // Centred on past excursions, as wide as the baseline plus their own spread.
+                    let spread = model.excursions.sum_sq_dev / model.excursions.weight.max(1.0);
+                    let scale = (predictive.scale * predictive.scale + spread).sqrt();
+                    (Predictive { centre: model.excursions.mean, scale, ..predictive }, recurring)
+                });
+                Judgement { predictive, active_share: model.active_share(), excursions }
+            }
             // A value never seen: judged on volume alone, against what first appearances
             // usually carry. An active share of one half makes the probability the plain tail.
-            None => Judgement { predictive: first_seen.predictive(), active_share: 0.5 },
+            None => Judgement {
+                predictive: first_seen.predictive(),
+                active_share: 0.5,
+                excursions: None,
+            },
         }
     }
 
@@ -390,6 +435,8 @@ impl ModelSet {
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
         for model in self.partitions.values_mut() {
             model.volume.forget(keep);
+            model.excursions.forget(keep);
+            model.excursion_episodes *= keep;
             model.active_weight *= keep;
             model.observed_weight = model.observed_weight * keep + 1.0;
             model.observed_buckets += 1;
@@ -410,6 +457,12 @@ impl ModelSet {
             }
             let model = self.partitions.get_mut(&record.over_value).expect("inserted above");
             if record.probability < FULL_WEIGHT_PROBABILITY {
+                let start = bucket.bucket_start_secs;
+                if model.last_excursion_secs.is_none_or(|last| start - last >= EPISODE_GAP_SECS) {
+                    model.excursion_episodes += 1.0;
+                }
+                model.last_excursion_secs = Some(start);
+                model.excursions.add(log_bytes, 1.0);
                 let since = *model.anomalous_since_secs.get_or_insert(bucket.bucket_start_secs);
                 if bucket.bucket_start_secs - since >= self.config.change_acceptance_secs {
                     weight = 1.0;
