@@ -8,3 +8,4 @@
 //! model on the Numenta Anomaly Benchmark.
 
 pub mod profile;
+pub mod synthetic;

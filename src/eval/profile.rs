@@ -140,6 +140,13 @@ impl Quantiles {
         self.points.last().map(|point| point.value)
     }
 
+    /// The same shape with every value multiplied by `factor`.
+    pub fn scaled(&self, factor: f64) -> Quantiles {
+        let points =
+            self.points.iter().map(|p| QuantilePoint { p: p.p, value: p.value * factor }).collect();
+        Quantiles { count: self.count, mean: self.mean * factor, points }
+    }
+
     /// The recorded value at exactly probability `p`, if it is one of the levels.
     pub fn at_level(&self, p: f64) -> Option<f64> {
         self.points.iter().find(|point| point.p == p).map(|point| point.value)
@@ -155,6 +162,26 @@ pub struct CountryStats {
     pub flow_share: f64,
     /// Bytes sent per flow to this country, when it has [`MIN_FLOWS_FOR_COUNTRY_QUANTILES`].
     pub bytes_per_flow: Option<Quantiles>,
+}
+
+impl CountryStats {
+    /// Bytes per flow to this country: its own quantiles when it has them, else the shape of
+    /// flows to rare countries ([`TrafficProfile::bytes_per_flow_rare`]) scaled to this
+    /// country's mean flow size. The overall shape would not do: its tail comes from the few
+    /// countries that take large uploads, and lent to a country whose flows are all small it
+    /// would invent uploads of megabytes the captures never sent there.
+    pub fn sizes(&self, profile: &TrafficProfile) -> Quantiles {
+        let rare = &profile.bytes_per_flow_rare;
+        match &self.bytes_per_flow {
+            Some(own) => own.clone(),
+            None if self.flow_share > 0.0 && rare.mean > 0.0 => {
+                // The ratio of the shares is the country's mean relative to the overall mean.
+                let mean = self.byte_share / self.flow_share * profile.bytes_per_flow.mean;
+                rare.scaled(mean / rare.mean)
+            }
+            None => rare.clone(),
+        }
+    }
 }
 
 /// How often hosts reach countries they had not reached before.
@@ -183,6 +210,9 @@ pub struct TrafficProfile {
     /// traffic fell outside them.
     pub countries: Vec<CountryStats>,
     pub bytes_per_flow: Quantiles,
+    /// Bytes per flow to the *rare* countries: those with fewer than
+    /// [`MIN_FLOWS_FOR_COUNTRY_QUANTILES`] flows each, unknown destinations included.
+    pub bytes_per_flow_rare: Quantiles,
     pub flows_per_host_day: Quantiles,
     pub countries_per_host_day: Quantiles,
     /// Share of flows starting in each UTC hour, from captures with absolute clocks; `None`
@@ -370,6 +400,12 @@ impl ProfileBuilder {
 
         let all_sizes: Vec<f64> =
             self.countries.values().flat_map(|c| c.sizes.iter().copied()).collect();
+        let rare_sizes: Vec<f64> = self
+            .countries
+            .values()
+            .filter(|c| (c.sizes.len() as u64) < MIN_FLOWS_FOR_COUNTRY_QUANTILES)
+            .flat_map(|c| c.sizes.iter().copied())
+            .collect();
         let flows_per_day: Vec<f64> = self.host_days.values().map(|d| d.flows as f64).collect();
         let countries_per_day: Vec<f64> =
             self.host_days.values().map(|d| d.countries.len() as f64).collect();
@@ -404,6 +440,7 @@ impl ProfileBuilder {
             host_days: self.host_days.len() as u64,
             countries,
             bytes_per_flow: Quantiles::of(&all_sizes),
+            bytes_per_flow_rare: Quantiles::of(&rare_sizes),
             flows_per_host_day: Quantiles::of(&flows_per_day),
             countries_per_host_day: Quantiles::of(&countries_per_day),
             hour_of_day_flow_shares,
@@ -496,6 +533,12 @@ mod tests {
         assert_eq!(sizes.at_level(0.5), Some(800.0));
         assert_eq!(sizes.at_level(0.25), Some(375.0));
         assert_eq!(sizes.at_level(1.0), Some(4000.0));
+        // Every country is rare here: the rare shape is the overall one.
+        assert_eq!(&profile.bytes_per_flow_rare, sizes);
+        // FR has one 2,000-byte flow: the rare shape scaled to a mean of 2,000.
+        let fr = profile.countries.iter().find(|c| c.country == "FR").unwrap().sizes(&profile);
+        assert!((fr.mean - 2000.0).abs() < 1e-9);
+        assert!((fr.at_level(0.5).unwrap() - 800.0 * 1.5).abs() < 1e-9);
         // Host-days: 3 flows (US, DE), 2 flows (US, FR) and the relative capture's 1 flow.
         assert_eq!(profile.flows_per_host_day.at_level(0.5), Some(2.0));
         assert_eq!(profile.flows_per_host_day.mean, 2.0);
