@@ -11,7 +11,9 @@ pub mod background;
 pub mod comparators;
 pub mod harness;
 pub mod inject;
+pub mod profile;
 pub mod report;
+pub mod synthetic;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
