@@ -38,21 +38,98 @@ fn absorb(closed: Vec<crate::bucket::BucketAggregate>, replay: &mut Replay) {
     }
 }
 
+/// The detector and everything measured so far, at the start of a day of a clean replay.
+/// Injected replays start from it instead of replaying the weeks before the injection again.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub day: u32,
+    state: DetectorState,
+    alerts: Vec<Alerted>,
+    buckets: Vec<BucketTotals>,
+    host_countries: BTreeMap<IpAddr, BTreeSet<String>>,
+}
+
+fn detector(state: DetectorState) -> anyhow::Result<Detector> {
+    let filter = FlowFilter::new(NetworkSet::default_internal(), true);
+    let enricher = Enricher::new(GeoDb::embedded()?);
+    Ok(Detector::new(state, filter, enricher).keep_closed_buckets())
+}
+
+fn fresh_state() -> DetectorState {
+    DetectorState::new(JobConfig::country(), ModelConfig::default(), RuleConfig::default())
+}
+
+fn empty_replay() -> Replay {
+    Replay { alerts: Vec::new(), buckets: Vec::new(), host_countries: BTreeMap::new() }
+}
+
 /// Replays a background, with an injection merged in when given.
 pub fn replay(
     background: &dyn Background,
     injection: Option<&Injection>,
 ) -> anyhow::Result<Replay> {
-    let job = JobConfig::country();
-    let state = DetectorState::new(job, ModelConfig::default(), RuleConfig::default());
-    let filter = FlowFilter::new(NetworkSet::default_internal(), true);
-    let enricher = Enricher::new(GeoDb::embedded()?);
-    let mut detector = Detector::new(state, filter, enricher).keep_closed_buckets();
-    let mut run =
-        Replay { alerts: Vec::new(), buckets: Vec::new(), host_countries: BTreeMap::new() };
+    let mut run = empty_replay();
+    let mut detector = detector(fresh_state())?;
+    replay_days(&mut detector, background, 0..background.days(), injection, &mut run);
+    finish(&mut detector, &mut run);
+    Ok(run)
+}
+
+/// Replays a clean background and keeps a snapshot taken at the start of `snapshot_day`.
+pub fn replay_with_snapshot(
+    background: &dyn Background,
+    snapshot_day: u32,
+) -> anyhow::Result<(Replay, Snapshot)> {
+    let mut run = empty_replay();
+    let mut detector = detector(fresh_state())?;
+    replay_days(&mut detector, background, 0..snapshot_day, None, &mut run);
+    let snapshot = Snapshot {
+        day: snapshot_day,
+        state: detector.state.clone(),
+        alerts: run.alerts.clone(),
+        buckets: run.buckets.clone(),
+        host_countries: run.host_countries.clone(),
+    };
+    replay_days(&mut detector, background, snapshot_day..background.days(), None, &mut run);
+    finish(&mut detector, &mut run);
+    Ok((run, snapshot))
+}
+
+/// Replays from a snapshot to the end of the background, with an injection.
+pub fn replay_from(
+    background: &dyn Background,
+    snapshot: &Snapshot,
+    injection: Option<&Injection>,
+) -> anyhow::Result<Replay> {
+    let mut run = Replay {
+        alerts: snapshot.alerts.clone(),
+        buckets: snapshot.buckets.clone(),
+        host_countries: snapshot.host_countries.clone(),
+    };
+    let mut detector = detector(snapshot.state.clone())?;
+    replay_days(&mut detector, background, snapshot.day..background.days(), injection, &mut run);
+    finish(&mut detector, &mut run);
+    Ok(run)
+}
+
+fn finish(detector: &mut Detector, run: &mut Replay) {
+    detector.finish(true);
+    run.alerts.extend(detector.take_alerts());
+    absorb(detector.take_closed_buckets(), run);
+}
+
+fn replay_days(
+    detector: &mut Detector,
+    background: &dyn Background,
+    days: std::ops::Range<u32>,
+    injection: Option<&Injection>,
+    run: &mut Replay,
+) {
     let injected: &[Flow] = injection.map_or(&[], |i| i.flows.as_slice());
-    let mut next_injected = 0;
-    for day in 0..background.days() {
+    let first_micros =
+        (background.start_secs() + i64::from(days.start) * DAY_SECS) * MICROS_PER_SEC;
+    let mut next_injected = injected.partition_point(|f| f.event_micros() < first_micros);
+    for day in days {
         let day_end_micros =
             (background.start_secs() + i64::from(day + 1) * DAY_SECS) * MICROS_PER_SEC;
         let mut flows = background.day_flows(day);
@@ -68,12 +145,8 @@ pub fn replay(
         }
         run.alerts.extend(detector.take_alerts());
         detector.take_records();
-        absorb(detector.take_closed_buckets(), &mut run);
+        absorb(detector.take_closed_buckets(), run);
     }
-    detector.finish(true);
-    run.alerts.extend(detector.take_alerts());
-    absorb(detector.take_closed_buckets(), &mut run);
-    Ok(run)
 }
 
 /// Who sent where in the clean background, for choosing countries and hosts.
@@ -271,7 +344,12 @@ pub fn evaluate(
     scenarios: &[Scenario],
     seed: u64,
 ) -> anyhow::Result<Evaluation> {
-    let clean = replay(background, None)?;
+    let snapshot_day = [Shape::HourBurst, Shape::DaySpread, Shape::WeekDrip]
+        .into_iter()
+        .map(|shape| injection_day(background.days(), shape))
+        .min()
+        .unwrap_or(0);
+    let (clean, snapshot) = replay_with_snapshot(background, snapshot_day)?;
     let quiet = quiet(&clean, background);
     let facts = BackgroundFacts::from_replay(&clean, background);
     let mut outcomes = Vec::new();
@@ -291,7 +369,7 @@ pub fn evaluate(
         let hour = 8 + rng.below(10) as i64;
         let start = background.start_secs() + i64::from(day) * DAY_SECS + hour * 3600;
         let injection = inject(*scenario, &country, host, start, scenario_seed);
-        let run = replay(background, Some(&injection))?;
+        let run = replay_from(background, &snapshot, Some(&injection))?;
         outcomes.push(judge(&run, &injection, quiet.threshold_bytes));
     }
     Ok(Evaluation { quiet, outcomes, skipped })
