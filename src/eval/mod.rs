@@ -6,3 +6,5 @@
 //! them, with the sending host among the influencers), *time to detection* and *false alerts*
 //! per day and per 1,000 host-days, for the model and for simple comparators. [`nab`] scores the
 //! model on the Numenta Anomaly Benchmark.
+
+pub mod nab;
