@@ -11,6 +11,7 @@ pub mod background;
 pub mod comparators;
 pub mod harness;
 pub mod inject;
+pub mod nab;
 pub mod profile;
 pub mod report;
 pub mod synthetic;

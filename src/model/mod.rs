@@ -24,6 +24,7 @@
 //! `min(1, 2 * active_share * tail)`, where `tail` is the upper tail of the log-volume's
 //! predictive t distribution (see [`stats`]).
 
+pub mod series;
 pub mod stats;
 
 use crate::bucket::{BucketAggregate, PartitionBucket};
@@ -79,7 +80,7 @@ const MIN_WITHIN_LOG_VARIANCE: f64 = 1.0;
 pub const EPISODE_GAP_SECS: i64 = 24 * 3600;
 
 /// Probability at and above which a bucket updates its baseline at full weight.
-const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
+pub(crate) const FULL_WEIGHT_PROBABILITY: f64 = 1e-3;
 /// Probability at and below which a bucket updates its baseline at [`MIN_UPDATE_WEIGHT`].
 const MIN_WEIGHT_PROBABILITY: f64 = 1e-5;
 const MIN_UPDATE_WEIGHT: f64 = 0.01;
@@ -272,7 +273,7 @@ impl Judgement {
 }
 
 /// Weight of a bucket with probability `p` in its baseline update.
-fn update_weight(p: f64) -> f64 {
+pub(crate) fn update_weight(p: f64) -> f64 {
     if p >= FULL_WEIGHT_PROBABILITY {
         1.0
     } else if p <= MIN_WEIGHT_PROBABILITY {
