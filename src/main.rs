@@ -48,6 +48,12 @@ struct EvalArgs {
     /// Virtual hosts of the real timeline.
     #[arg(long, default_value_t = 4)]
     hosts: usize,
+    /// Hosts of the synthetic organisation.
+    #[arg(long, default_value_t = 200)]
+    synthetic_hosts: usize,
+    /// Where to write the report (Markdown); it is also printed.
+    #[arg(long, default_value = "EVALUATION.md")]
+    out: PathBuf,
     /// Days of the timeline.
     #[arg(long, default_value_t = 28)]
     days: u32,
@@ -209,10 +215,26 @@ fn main() -> ExitCode {
             data_dir: args.data.clone(),
             seed: args.seed,
             real_hosts: args.hosts,
+            synthetic_hosts: args.synthetic_hosts,
             days: args.days,
             repeats: args.repeats,
         };
-        return match geoexfil::eval::evaluate_real(&options) {
+        let command = format!(
+            "geoexfil eval --data {} --seed {} --hosts {} --synthetic-hosts {} --days {} \
+             --repeats {}",
+            args.data.display(),
+            args.seed,
+            args.hosts,
+            args.synthetic_hosts,
+            args.days,
+            args.repeats
+        );
+        let written = geoexfil::eval::evaluate_all(&options, &command).and_then(|report| {
+            std::fs::write(&args.out, &report)
+                .with_context(|| format!("writing {}", args.out.display()))?;
+            Ok(report)
+        });
+        return match written {
             Ok(report) => {
                 print!("{report}");
                 ExitCode::SUCCESS

@@ -191,8 +191,13 @@ impl BackgroundFacts {
 /// Countries no real capture here reaches, tried in order for "never seen".
 const NEVER_SEEN_CANDIDATES: [&str; 8] = ["KP", "TD", "BT", "ER", "TM", "SO", "CF", "LS"];
 
-/// A country counts as rarely seen when it received traffic in at most this share of buckets.
+/// A country counts as rarely seen when it received traffic in at most this share of buckets;
+/// when none is that rare, the three least active countries are taken instead.
 pub const RARE_BUCKET_SHARE: f64 = 0.02;
+
+/// The sender of "a host that never sent there" when every host of the background sends to the
+/// country: a host new to the network (a freshly compromised server, a visitor's laptop).
+pub const NEW_HOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 99, 0, 1));
 
 /// Picks the country and host for a scenario, or says why it cannot be made on this background.
 pub fn choose(
@@ -212,14 +217,19 @@ pub fn choose(
         }
         CountryClass::Rare => {
             let limit = (facts.bucket_count as f64 * RARE_BUCKET_SHARE).max(1.0) as usize;
-            let rare: Vec<&String> = facts
+            let mut seen: Vec<(&String, usize)> = facts
                 .active_buckets
                 .iter()
-                .filter(|(c, &n)| n <= limit && c.as_str() != crate::enrich::UNKNOWN_COUNTRY_CODE)
-                .map(|(c, _)| c)
+                .filter(|(c, _)| c.as_str() != crate::enrich::UNKNOWN_COUNTRY_CODE)
+                .map(|(c, &n)| (c, n))
                 .collect();
+            seen.sort_by_key(|&(c, n)| (n, c.clone()));
+            let rare: Vec<&String> =
+                seen.iter().filter(|(_, n)| *n <= limit).map(|(c, _)| *c).collect();
+            let rare =
+                if rare.is_empty() { seen.iter().take(3).map(|(c, _)| *c).collect() } else { rare };
             if rare.is_empty() {
-                return Err("no rarely seen country in the background".into());
+                return Err("the background reaches no country".into());
             }
             rare[rng.below(rare.len())].clone()
         }
@@ -234,7 +244,10 @@ pub fn choose(
         })
         .collect();
     if candidates.is_empty() {
-        return Err(format!("no host that {} {country}", scenario.sender));
+        return match scenario.sender {
+            Sender::Stranger => Ok((country, NEW_HOST)),
+            Sender::Familiar => Err(format!("no host that {} {country}", scenario.sender)),
+        };
     }
     Ok((country, candidates[rng.below(candidates.len())]))
 }

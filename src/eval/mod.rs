@@ -27,6 +27,8 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Virtual hosts of the real timeline.
     pub real_hosts: usize,
+    /// Hosts of the synthetic organisation.
+    pub synthetic_hosts: usize,
     pub days: u32,
     /// Seeded repetitions of every scenario.
     pub repeats: u32,
@@ -47,27 +49,63 @@ pub const REAL_CAPTURES: [&str; 11] = [
     "slips-samples/ctu-botnet-207-1.binetflow",
 ];
 
-/// Runs the evaluation on the real timeline and returns its Markdown report.
-pub fn evaluate_real(options: &EvalOptions) -> anyhow::Result<String> {
+fn scenarios(repeats: u32) -> Vec<inject::Scenario> {
+    (0..repeats).flat_map(|_| report::scenario_grid()).collect()
+}
+
+/// The real timeline of the evaluation.
+pub fn real_timeline(options: &EvalOptions) -> anyhow::Result<background::RealTimeline> {
     let paths: Vec<PathBuf> = REAL_CAPTURES.iter().map(|p| options.data_dir.join(p)).collect();
-    for path in &paths {
-        if !path.exists() {
-            anyhow::bail!(
-                "{} is absent: the evaluation needs the real captures of the shared data folder; \
-                 give it with --data",
-                path.display()
-            );
-        }
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        anyhow::bail!(
+            "{} is absent: the evaluation needs the real captures of the shared data folder; \
+             give its location with --data",
+            missing.display()
+        );
     }
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let pool = background::load_host_days(&refs).context("loading the real captures")?;
-    let timeline =
-        background::RealTimeline::new(pool, options.real_hosts, options.days, options.seed);
-    let mut scenarios = Vec::new();
-    for _ in 0..options.repeats {
-        scenarios.extend(report::scenario_grid());
-    }
-    let evaluation = harness::evaluate(&timeline, &scenarios, options.seed)?;
-    let title = background::Background::describe(&timeline);
-    Ok(report::render(&title, &evaluation))
+    Ok(background::RealTimeline::new(pool, options.real_hosts, options.days, options.seed))
+}
+
+/// The synthetic organisation of the evaluation, from the committed traffic profile.
+pub fn synthetic_org(options: &EvalOptions) -> anyhow::Result<synthetic::SyntheticOrg> {
+    let profile = profile::TrafficProfile::fixture()?;
+    let config = synthetic::OrgConfig {
+        hosts: options.synthetic_hosts,
+        days: options.days,
+        ..synthetic::OrgConfig::default()
+    };
+    Ok(synthetic::SyntheticOrg::new(&profile, config, options.seed))
+}
+
+/// Evaluates one background and renders its section of the report.
+pub fn evaluate_background(
+    background: &dyn background::Background,
+    options: &EvalOptions,
+) -> anyhow::Result<String> {
+    let evaluation = harness::evaluate(background, &scenarios(options.repeats), options.seed)?;
+    Ok(report::render(&background.describe(), &evaluation))
+}
+
+/// Runs the whole evaluation and returns EVALUATION.md's text.
+pub fn evaluate_all(options: &EvalOptions, command: &str) -> anyhow::Result<String> {
+    let mut text = String::from("# Evaluation\n\n");
+    text.push_str(&format!(
+        "Produced by `{command}` (geoexfil {}). Reference job and rule at their defaults; \
+         recall counts an injection as found when an alert names its country, in a bucket that \
+         overlaps it, with the sending host among the `source.ip` influencers.\n\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let real = real_timeline(options)?;
+    text.push_str(&evaluate_background(&real, options)?);
+    text.push('\n');
+    let org = synthetic_org(options)?;
+    text.push_str(&evaluate_background(&org, options)?);
+    text.push('\n');
+    let corpus = nab::NabCorpus::load(&options.data_dir.join("nab"))?;
+    let report = nab::evaluate(&corpus, || Box::new(crate::model::series::SeriesModel::new()));
+    text.push_str("### Numenta Anomaly Benchmark\n\n");
+    text.push_str(&report.to_markdown("geoexfil series model"));
+    Ok(text)
 }
