@@ -146,6 +146,10 @@ struct DetectArgs {
     /// At most this many alerts per rule run.
     #[arg(long, default_value_t = 100)]
     max_alerts_per_run: usize,
+    /// From the first bucket of a new job, how long records are scored and written but do not
+    /// alert, while baselines and daily patterns are learned. 0s alerts from the start.
+    #[arg(long, value_name = "DURATION", default_value = "72h", value_parser = parse_duration_secs)]
+    learning_period: i64,
     /// At most this many over values (countries, addresses, ports) are modelled.
     #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
     max_over_values: usize,
@@ -171,7 +175,11 @@ impl DetectArgs {
             inputs: self.inputs,
             format: self.format,
             job,
-            model: ModelConfig { max_partitions: self.max_over_values, ..ModelConfig::default() },
+            model: ModelConfig {
+                max_partitions: self.max_over_values,
+                learning_period_secs: self.learning_period,
+                ..ModelConfig::default()
+            },
             rule: RuleConfig {
                 interval_secs: self.rule_interval,
                 lookback_secs: self.lookback,

@@ -242,6 +242,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         alert_count: emitter.alert_count,
         top_alerts: &emitter.top_alerts,
         score_threshold: options.rule.score_threshold,
+        learning_until_secs: learning_until(&detector),
     };
     let summary = render(&report);
     let some_skipped = detector.counts.skipped.bad_input_total() > 0
@@ -257,6 +258,14 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         alerts: emitter.collected_alerts.unwrap_or_default(),
         exit_code: if some_skipped { EXIT_SOME_INPUT_SKIPPED } else { 0 },
     })
+}
+
+/// End of the learning period, if this run's data reached into it.
+fn learning_until(detector: &Detector) -> Option<i64> {
+    let models = &detector.state.models;
+    let until = models.first_bucket_secs? + models.config.learning_period_secs;
+    let first = detector.counts.first_event_secs?;
+    (first < until && models.config.learning_period_secs > 0).then_some(until)
 }
 
 /// Refuses a region or city job on a database that has no regions or cities, and databases

@@ -66,9 +66,10 @@ fn sample_alerts() -> &'static [Value] {
     static ALERTS: OnceLock<Vec<Value>> = OnceLock::new();
     ALERTS.get_or_init(|| {
         let outcome =
-            run_detect(&common::default_options(&[
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE)
-            ]))
+            run_detect(&common::alerting_from_start(common::default_options(&[&Path::new(env!(
+                "CARGO_MANIFEST_DIR"
+            ))
+            .join(SAMPLE)])))
             .expect("detect runs on the sample");
         outcome.alerts
     })

@@ -16,9 +16,26 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn the_quick_start_run_prints_its_alert_and_exact_totals() {
+fn the_quick_start_run_is_in_its_learning_period_and_says_so() {
     let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
     let output = geoexfil(&["detect", sample.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("learning period: records until 2023-02-23 00:00 UTC"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no alerts: no record scored 75 or more outside the learning period (highest: 82.1 \
+             for Netherlands (NL) at 2023-02-20 09:00)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_a_learning_period_the_sample_alerts_with_exact_totals() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "--learning-period", "0s", sample.to_str().unwrap()]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("7,132 lines  7,124 flows  0 bad lines"), "{stderr}");
@@ -182,9 +199,10 @@ fn alerts_that_cannot_be_written_are_not_recorded_as_done() {
     let db = dir.path().join("state.sqlite");
     let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
     let (db, sample) = (db.to_str().unwrap(), sample.to_str().unwrap());
-    let failed = geoexfil(&["detect", "--flush", "--state", db, "--alerts", "/dev/full", sample]);
+    let args = ["detect", "--learning-period", "0s", "--flush", "--state", db];
+    let failed = geoexfil(&[&args[..], &["--alerts", "/dev/full", sample]].concat());
     assert_eq!(failed.status.code(), Some(1));
-    let retry = geoexfil(&["detect", "--flush", "--state", db, sample]);
+    let retry = geoexfil(&[&args[..], &[sample]].concat());
     let stdout = text(&retry.stdout);
     assert_eq!(retry.status.code(), Some(0), "{}", text(&retry.stderr));
     assert_eq!(stdout.lines().count(), 1, "{stdout}");

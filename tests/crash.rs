@@ -12,7 +12,8 @@ use std::time::Duration;
 
 fn detect_from_stdin(db: &str, input: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_geoexfil"))
-        .args(["detect", "--state", db, "--flush", "--alerts", "/dev/null", "-"])
+        .args(["detect", "--learning-period", "0s", "--state", db, "--flush"])
+        .args(["--alerts", "/dev/null", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -32,7 +33,8 @@ fn a_killed_run_leaves_no_trace_and_can_be_repeated() {
     let killed_db = dir.path().join("killed.sqlite");
     let killed_db = killed_db.to_str().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_geoexfil"))
-        .args(["detect", "--state", killed_db, "--flush", "--alerts", "/dev/null", "-"])
+        .args(["detect", "--learning-period", "0s", "--state", killed_db, "--flush"])
+        .args(["--alerts", "/dev/null", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{default_options, fixture, gz_lines};
+use common::{alerting_from_start, default_options, fixture, gz_lines};
 use geoexfil::job::JobConfig;
 use geoexfil::run::run_detect;
 use geoexfil::state::StateStore;
@@ -31,16 +31,16 @@ fn two_runs_with_state_give_what_one_run_gives() {
     let (first, second) = split_sample(dir.path());
 
     let whole_db = dir.path().join("whole.sqlite");
-    let mut whole = default_options(&[&first, &second]);
+    let mut whole = alerting_from_start(default_options(&[&first, &second]));
     whole.state = Some(whole_db.clone());
     let whole_outcome = run_detect(&whole).unwrap();
 
     let split_db = dir.path().join("split.sqlite");
-    let mut run1 = default_options(&[&first]);
+    let mut run1 = alerting_from_start(default_options(&[&first]));
     run1.state = Some(split_db.clone());
     run1.flush = false;
     let outcome1 = run_detect(&run1).unwrap();
-    let mut run2 = default_options(&[&second]);
+    let mut run2 = alerting_from_start(default_options(&[&second]));
     run2.state = Some(split_db.clone());
     let outcome2 = run_detect(&run2).unwrap();
 
@@ -59,7 +59,7 @@ fn input_already_processed_adds_no_alerts_and_no_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.sqlite");
     let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
-    let mut options = default_options(&[&sample]);
+    let mut options = alerting_from_start(default_options(&[&sample]));
     options.state = Some(db.clone());
     let first = run_detect(&options).unwrap();
     assert_eq!(first.alerts.len(), 1);
@@ -78,7 +78,7 @@ fn input_already_processed_adds_no_alerts_and_no_bytes() {
     let changed: Vec<&str> =
         lines.iter().filter(|l| !l.starts_with("#open")).map(|s| s.as_str()).collect();
     std::fs::write(&copy, changed.join("\n") + "\n").unwrap();
-    let mut copied = default_options(&[&copy]);
+    let mut copied = alerting_from_start(default_options(&[&copy]));
     copied.state = Some(db.clone());
     let outcome = run_detect(&copied).unwrap();
     assert!(outcome.alerts.is_empty());
@@ -91,7 +91,7 @@ fn a_run_that_fails_leaves_the_state_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.sqlite");
     let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
-    let mut options = default_options(&[&sample]);
+    let mut options = alerting_from_start(default_options(&[&sample]));
     options.state = Some(db.clone());
     run_detect(&options).unwrap();
     let before = std::fs::read(&db).unwrap();
@@ -112,7 +112,7 @@ fn a_log_compressed_on_rotation_is_still_known() {
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = split_sample(dir.path());
     let db = dir.path().join("state.sqlite");
-    let mut run1 = default_options(&[&first]);
+    let mut run1 = alerting_from_start(default_options(&[&first]));
     run1.state = Some(db.clone());
     run1.flush = false;
     run_detect(&run1).unwrap();
@@ -122,13 +122,13 @@ fn a_log_compressed_on_rotation_is_still_known() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut encoder, &std::fs::read(&first).unwrap()).unwrap();
     std::fs::write(&rotated, encoder.finish().unwrap()).unwrap();
-    let mut run2 = default_options(&[&rotated, &second]);
+    let mut run2 = alerting_from_start(default_options(&[&rotated, &second]));
     run2.state = Some(db.clone());
     let outcome = run_detect(&run2).unwrap();
     assert!(outcome.summary.contains("(resumed after line 3570)"), "{}", outcome.summary);
 
     let whole_db = dir.path().join("whole.sqlite");
-    let mut whole = default_options(&[&first, &second]);
+    let mut whole = alerting_from_start(default_options(&[&first, &second]));
     whole.state = Some(whole_db.clone());
     run_detect(&whole).unwrap();
     let job_id = JobConfig::country().job_id;

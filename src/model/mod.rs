@@ -24,6 +24,7 @@
 //! `min(1, 2 * active_share * tail)`, where `tail` is the upper tail of the log-volume's
 //! predictive t distribution (see [`stats`]).
 
+pub mod host;
 pub mod series;
 pub mod stats;
 
@@ -92,7 +93,26 @@ pub struct ModelConfig {
     pub forgetting_per_hour: f64,
     pub change_acceptance_secs: i64,
     pub max_partitions: usize,
+    /// Limit on remembered (host, over value) pairs.
+    #[serde(default = "default_max_pairs")]
+    pub max_pairs: usize,
+    /// From the job's first bucket, how long records are scored but cannot alert.
+    #[serde(default = "default_learning_period_secs")]
+    pub learning_period_secs: i64,
 }
+
+fn default_max_pairs() -> usize {
+    host::DEFAULT_MAX_PAIRS
+}
+
+fn default_learning_period_secs() -> i64 {
+    DEFAULT_LEARNING_PERIOD_SECS
+}
+
+/// Default learning period: three days. Before a job has seen each hour of the day three
+/// times, the first busy morning after a quiet night looks like a surge to every country; three
+/// repeats is also what a daily pattern needs before it can be told from chance.
+pub const DEFAULT_LEARNING_PERIOD_SECS: i64 = 72 * 3600;
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -100,6 +120,8 @@ impl Default for ModelConfig {
             forgetting_per_hour: DEFAULT_FORGETTING_PER_HOUR,
             change_acceptance_secs: DEFAULT_CHANGE_ACCEPTANCE_SECS,
             max_partitions: DEFAULT_MAX_PARTITIONS,
+            max_pairs: host::DEFAULT_MAX_PAIRS,
+            learning_period_secs: DEFAULT_LEARNING_PERIOD_SECS,
         }
     }
 }
@@ -190,7 +212,7 @@ const MAD_TO_SD: f64 = 1.4826;
 const MIN_POPULATION_LOG_SD: f64 = 1.0;
 
 impl PopulationModel {
-    fn record_first_appearance(&mut self, log_bytes: f64, weight: f64) {
+    pub(crate) fn record_first_appearance(&mut self, log_bytes: f64, weight: f64) {
         if self.first_appearances.len() == POPULATION_SAMPLE_SIZE {
             self.first_appearances.pop_front();
         }
@@ -294,6 +316,12 @@ pub struct ModelSet {
     /// Records (bucket and over value) of values seen after [`ModelConfig::max_partitions`]
     /// was reached: scored against the population prior, without a baseline of their own.
     pub untracked_values: u64,
+    /// Every host's baselines toward every over value it sends to.
+    #[serde(default)]
+    pub hosts: host::HostBaselines,
+    /// Start of the job's first bucket with traffic: the learning period counts from it.
+    #[serde(default)]
+    pub first_bucket_secs: Option<i64>,
 }
 
 impl ModelSet {
@@ -303,6 +331,8 @@ impl ModelSet {
             partitions: BTreeMap::new(),
             population: PopulationModel::default(),
             untracked_values: 0,
+            hosts: host::HostBaselines::default(),
+            first_bucket_secs: None,
         }
     }
 
@@ -385,13 +415,29 @@ impl ModelSet {
         if bucket.total_bytes() == 0 {
             return Vec::new();
         }
+        let job_start = *self.first_bucket_secs.get_or_insert(bucket.bucket_start_secs);
+        let learning = bucket.bucket_start_secs < job_start + self.config.learning_period_secs;
+        let keep_per_sec = (-self.config.forgetting_per_hour / 3600.0).exp();
         let first_seen = self.population.first_seen_belief();
         let partition_prior = self.partition_prior(&first_seen);
+        let (pooled_variance, _) = self.pooled_within_variance();
         let first_seen_median_bytes = bytes_from_log(first_seen.predictive().centre).round();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
             let judgement = self.judgement(&first_seen, &partition_prior, over_value);
-            let probability = judgement.probability(partition.bytes_sent);
+            let country_probability = judgement.probability(partition.bytes_sent);
+            let host_evidence = self.hosts.evidence(
+                over_value,
+                partition,
+                keep_per_sec,
+                bucket.bucket_start_secs,
+                pooled_variance,
+            );
+            // The bucket is as unusual as its most unusual evidence: the value's total against
+            // its baseline, or its largest sender against that sender's own baseline.
+            let probability = host_evidence
+                .as_ref()
+                .map_or(country_probability, |h| h.probability.min(country_probability));
             let context = match self.partitions.get(over_value) {
                 Some(model) => ModelContext {
                     first_seen: false,
@@ -424,6 +470,8 @@ impl ModelSet {
                 influencers: influencers(job, partition, &judgement, probability),
                 top_flows: partition.top_flows.clone(),
                 context,
+                host_evidence,
+                learning,
                 available_secs,
             });
         }
@@ -475,6 +523,17 @@ impl ModelSet {
             model.volume.add(log_bytes, weight);
             model.active_weight += weight;
             model.active_buckets += 1;
+            if let Some(partition) = bucket.partitions.get(&record.over_value) {
+                let keep_per_sec = (-self.config.forgetting_per_hour / 3600.0).exp();
+                self.hosts.learn(
+                    &record.over_value,
+                    partition,
+                    bucket.bucket_start_secs,
+                    keep_per_sec,
+                    update_weight(record.probability),
+                    self.config.max_pairs,
+                );
+            }
         }
     }
 }

@@ -119,6 +119,18 @@ pub fn explanation(record: &AnomalyRecord) -> String {
             iso_time(context.first_seen_secs)
         );
     }
+    if let Some(host) = &record.host_evidence {
+        if host.first_time {
+            sentence += &format!("; {} had never sent anything there before", host.host);
+        } else {
+            sentence += &format!(
+                "; {} usually sends about {} there when it sends anything ({} buckets so far)",
+                host.host,
+                human_bytes(host.typical_bytes),
+                host.active_buckets
+            );
+        }
+    }
     if let Some(destination) = record.influencers_of(FlowField::DestinationIp).next() {
         let share = 100.0 * destination.bytes_sent as f64 / record.actual_bytes.max(1) as f64;
         sentence += &format!("; {share:.0}% went to {}", destination.value);
@@ -218,7 +230,9 @@ fn geoexfil_fields(record: &AnomalyRecord, provenance: &Provenance) -> Value {
             "observed_buckets": context.observed_buckets,
             "active_share": context.active_share,
             "first_seen_median_bytes": context.first_seen_median_bytes,
+            "learning": record.learning,
         },
+        "host": record.host_evidence,
         "geoip": {
             "database_type": provenance.geoip.database_type,
             "build_date": provenance.geoip.build_date,

@@ -49,6 +49,8 @@ pub struct RunReport<'a> {
     /// The highest-scoring alerts, highest first, at most [`SUMMARY_ALERT_ROWS`].
     pub top_alerts: &'a [Alerted],
     pub score_threshold: f64,
+    /// End of the job's learning period, when records of this run fell inside it.
+    pub learning_until_secs: Option<i64>,
 }
 
 fn thousands(n: u64) -> String {
@@ -174,9 +176,20 @@ pub fn render(report: &RunReport) -> String {
         thousands(counts.records_scored),
         report.records_written
     );
+    if let Some(until) = report.learning_until_secs {
+        let _ = writeln!(
+            out,
+            "learning period: records until {} UTC are scored and written but do not alert \
+             (--learning-period sets it)",
+            short_time(until)
+        );
+    }
     if report.alert_count == 0 {
         let best = report.best_record;
         let _ = write!(out, "no alerts: no record scored {} or more", report.score_threshold);
+        if report.learning_until_secs.is_some() {
+            out.push_str(" outside the learning period");
+        }
         if let Some(best) = best {
             let _ = write!(
                 out,

@@ -97,6 +97,7 @@ impl RuleReplay {
     pub fn offer(&mut self, record: &AnomalyRecord) -> Vec<Alerted> {
         let alerts = self.run_until(record.available_secs - 1);
         if record.record_score >= self.config.score_threshold
+            && !record.learning
             && !self.alerted.contains(&record.key())
         {
             self.pending.push(record.clone());

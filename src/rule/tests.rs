@@ -26,6 +26,8 @@ fn record(bucket_start_secs: i64, over_value: &str, score: f64) -> AnomalyRecord
             active_share: 0.0,
             first_seen_median_bytes: 0.0,
         },
+        host_evidence: None,
+        learning: false,
         // Bucket span plus one hour of allowed lateness.
         available_secs: bucket_start_secs + 4 * HOUR,
     }

@@ -51,6 +51,10 @@ pub struct AnomalyRecord {
     pub influencers: Vec<Influence>,
     pub top_flows: Vec<FlowEvidence>,
     pub context: ModelContext,
+    /// What the largest senders' own baselines say, when the record has senders.
+    pub host_evidence: Option<crate::model::host::HostEvidence>,
+    /// True while the job is in its learning period: scored, but never alerted.
+    pub learning: bool,
     /// When, on the data's clock, the bucket closed and the record became available.
     pub available_secs: i64,
 }

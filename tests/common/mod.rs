@@ -35,6 +35,12 @@ pub fn default_options(inputs: &[&Path]) -> DetectOptions {
     }
 }
 
+/// The same options with no learning period, for tests whose data is shorter than it.
+pub fn alerting_from_start(mut options: DetectOptions) -> DetectOptions {
+    options.model.learning_period_secs = 0;
+    options
+}
+
 /// The lines of a gzip-compressed fixture.
 pub fn gz_lines(path: &Path) -> Vec<String> {
     let mut text = String::new();

@@ -1,0 +1,171 @@
+//! Per-host baselines: which over values each internal host sends to, and how much.
+//!
+//! A *pair* is one source host and one over value (a country). Its baseline is the log total
+//! the host sends there in the buckets where it sends anything. A pair never seen is judged
+//! against what new pairs usually carry in their first bucket (a population like the one for
+//! new countries), so "this host never sent anything to this country before, and now sends a
+//! gigabyte" is evidence even when the country itself is the organisation's busiest. A young
+//! pair's baseline starts from that population and is shrunk toward it until its own buckets
+//! outweigh it, so that a new host does not alert on everything it does.
+//!
+//! Hosts are identified by source address, the one host field every format has.
+
+use super::stats::{bytes_from_log, log_volume, NormalInverseGamma, WeightedMoments};
+use super::PopulationModel;
+use crate::bucket::PartitionBucket;
+use crate::job::FlowField;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Hosts examined per record: the largest senders. Every one examined costs a factor in the
+/// Bonferroni correction, and an exfiltration is carried by its largest sender.
+pub const HOSTS_EXAMINED: usize = 3;
+
+/// Default limit on remembered pairs. A few hundred hosts times a few dozen countries is far
+/// below it; a destination-IP job on a large network may reach it, and then new pairs are
+/// judged as new without being remembered (counted).
+pub const DEFAULT_MAX_PAIRS: usize = 1_000_000;
+
+/// The baseline of one host toward one over value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairModel {
+    pub volume: WeightedMoments,
+    pub active_buckets: u64,
+    pub first_seen_secs: i64,
+    /// Start of the last bucket in which the pair's memory was brought up to date.
+    pub updated_secs: i64,
+}
+
+/// What the largest senders of a record say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostEvidence {
+    pub host: String,
+    pub bytes_sent: u64,
+    /// Probability of that host sending at least this much there, corrected for the number
+    /// of hosts examined.
+    pub probability: f64,
+    /// True when the host had never sent anything to this over value before.
+    pub first_time: bool,
+    /// The host's usual total there in a bucket where it sends anything (0 when first time).
+    pub typical_bytes: f64,
+    pub active_buckets: u64,
+}
+
+/// Every host's baselines and the population of new pairs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostBaselines {
+    /// Host, then over value.
+    pub pairs: BTreeMap<String, BTreeMap<String, PairModel>>,
+    pub pair_count: usize,
+    /// What pairs carry in the bucket where they first appear.
+    pub new_pairs: PopulationModel,
+    /// Pairs seen after the limit was reached.
+    pub untracked_pairs: u64,
+}
+
+impl HostBaselines {
+    fn pair(&self, host: &str, over_value: &str) -> Option<&PairModel> {
+        self.pairs.get(host).and_then(|p| p.get(over_value))
+    }
+
+    /// Judges the largest senders of one bucket of one over value; returns the most surprising.
+    pub fn evidence(
+        &self,
+        over_value: &str,
+        partition: &PartitionBucket,
+        keep_per_sec: f64,
+        bucket_start_secs: i64,
+        pooled_within_variance: f64,
+    ) -> Option<HostEvidence> {
+        let senders = partition.influencer_ranking(FlowField::SourceIp);
+        if senders.is_empty() {
+            return None;
+        }
+        let new_pair = self.new_pairs.first_seen_belief();
+        let examined = senders.len().min(HOSTS_EXAMINED);
+        senders
+            .into_iter()
+            .take(HOSTS_EXAMINED)
+            .map(|(host, bytes)| {
+                let log_bytes = log_volume(bytes as f64);
+                let (tail, first_time, typical, active) = match self.pair(host, over_value) {
+                    None => (new_pair.predictive().upper_tail(log_bytes), true, 0.0, 0),
+                    Some(pair) => {
+                        let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
+                        let mut volume = pair.volume;
+                        volume.forget(keep_per_sec.powf(elapsed));
+                        let prior = young_prior(&new_pair, pooled_within_variance);
+                        let predictive = prior.updated(&volume).predictive();
+                        let typical = bytes_from_log(predictive.centre).round();
+                        let tail = (2.0 * predictive.upper_tail(log_bytes)).min(1.0);
+                        (tail, false, typical, pair.active_buckets)
+                    }
+                };
+                HostEvidence {
+                    host: host.to_string(),
+                    bytes_sent: bytes,
+                    probability: (tail * examined as f64).min(1.0),
+                    first_time,
+                    typical_bytes: typical,
+                    active_buckets: active,
+                }
+            })
+            .min_by(|a, b| a.probability.total_cmp(&b.probability))
+    }
+
+    /// Learns every sender of one bucket of one over value; `weight` is the update weight the
+    /// record's probability earned, so that an exfiltration barely teaches its pair.
+    pub fn learn(
+        &mut self,
+        over_value: &str,
+        partition: &PartitionBucket,
+        bucket_start_secs: i64,
+        keep_per_sec: f64,
+        weight: f64,
+        max_pairs: usize,
+    ) {
+        for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
+            let log_bytes = log_volume(bytes as f64);
+            let known = self.pair(host, over_value).is_some();
+            if !known {
+                self.new_pairs.record_first_appearance(log_bytes, weight);
+                if self.pair_count >= max_pairs {
+                    self.untracked_pairs += 1;
+                    continue;
+                }
+                self.pair_count += 1;
+            }
+            let pair = self
+                .pairs
+                .entry(host.to_string())
+                .or_default()
+                .entry(over_value.to_string())
+                .or_insert_with(|| PairModel {
+                    volume: WeightedMoments::default(),
+                    active_buckets: 0,
+                    first_seen_secs: bucket_start_secs,
+                    updated_secs: bucket_start_secs,
+                });
+            let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
+            pair.volume.forget(keep_per_sec.powf(elapsed));
+            pair.updated_secs = bucket_start_secs;
+            pair.volume.add(log_bytes, weight);
+            pair.active_buckets += 1;
+        }
+    }
+}
+
+/// Certainty of a young pair's prior about its spread: two buckets' worth, so that the pair's
+/// own history soon decides, and its first buckets are judged with heavy tails.
+const PAIR_PRIOR_SHAPE: f64 = 2.0;
+
+/// A young pair's prior: centred where new pairs sit, with the bucket-to-bucket spread of the
+/// organisation's established over values (the same one young over values borrow).
+fn young_prior(new_pair: &NormalInverseGamma, within_variance: f64) -> NormalInverseGamma {
+    NormalInverseGamma {
+        mean: new_pair.mean,
+        mean_weight: 1.0,
+        shape: PAIR_PRIOR_SHAPE,
+        rate: PAIR_PRIOR_SHAPE * within_variance,
+    }
+}
