@@ -627,6 +627,28 @@ fn draw_without_replacement(
     Some(pick)
 }
 
+impl super::background::Background for SyntheticOrg {
+    fn describe(&self) -> String {
+        format!("synthetic organisation: {} hosts x {} days", self.config.hosts, self.config.days)
+    }
+
+    fn days(&self) -> u32 {
+        self.config.days
+    }
+
+    fn start_secs(&self) -> i64 {
+        self.config.start_secs
+    }
+
+    fn day_flows(&self, day: u32) -> Vec<Flow> {
+        SyntheticOrg::day_flows(self, day).collect()
+    }
+
+    fn hosts(&self) -> Vec<std::net::IpAddr> {
+        self.hosts.iter().map(|h| std::net::IpAddr::V4(h.ip)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -775,27 +797,5 @@ mod tests {
             .map(describe)
             .collect();
         assert!(loud.is_empty(), "{} loud records:\n{}", loud.len(), loud.join("\n"));
-    }
-}
-
-impl super::background::Background for SyntheticOrg {
-    fn describe(&self) -> String {
-        format!("synthetic organisation: {} hosts x {} days", self.config.hosts, self.config.days)
-    }
-
-    fn days(&self) -> u32 {
-        self.config.days
-    }
-
-    fn start_secs(&self) -> i64 {
-        self.config.start_secs
-    }
-
-    fn day_flows(&self, day: u32) -> Vec<Flow> {
-        SyntheticOrg::day_flows(self, day).collect()
-    }
-
-    fn hosts(&self) -> Vec<std::net::IpAddr> {
-        self.hosts.iter().map(|h| std::net::IpAddr::V4(h.ip)).collect()
     }
 }
