@@ -13,9 +13,9 @@ use crate::rule::{Alerted, RuleConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-/// Days at the start of a timeline in which every destination is new; false alerts are counted
-/// from the day after.
-pub const WARM_UP_DAYS: u32 = 1;
+/// Days at the start of a timeline that the job spends in its learning period (in which it
+/// cannot alert); false alerts are counted from the day after.
+pub const WARM_UP_DAYS: u32 = (crate::model::DEFAULT_LEARNING_PERIOD_SECS / DAY_SECS) as u32;
 
 /// What one replay produced.
 pub struct Replay {

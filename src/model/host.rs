@@ -4,9 +4,11 @@
 //! the host sends there in the buckets where it sends anything. A pair never seen is judged
 //! against what new pairs usually carry in their first bucket (a population like the one for
 //! new countries), so "this host never sent anything to this country before, and now sends a
-//! gigabyte" is evidence even when the country itself is the organisation's busiest. A young
-//! pair's baseline starts from that population and is shrunk toward it until its own buckets
-//! outweigh it, so that a new host does not alert on everything it does.
+//! gigabyte" is evidence even when the country itself is the organisation's busiest; that
+//! probability is corrected for every host examined in the bucket, so that a new host's
+//! ordinary first day does not alert on everything it does. A known pair's baseline (shrunk
+//! toward the new-pair population while young) gives the host's typical volume for the
+//! explanation.
 //!
 //! Hosts are identified by source address, the one host field every format has.
 
@@ -41,8 +43,8 @@ pub struct PairModel {
 pub struct HostEvidence {
     pub host: String,
     pub bytes_sent: u64,
-    /// Probability of that host sending at least this much there, corrected for the number
-    /// of hosts examined.
+    /// Probability of that host sending at least this much there, corrected for every host
+    /// examined in the bucket (see [`HostBaselines::tests_in`]).
     pub probability: f64,
     /// True when the host had never sent anything to this over value before.
     pub first_time: bool,
@@ -82,7 +84,6 @@ impl HostBaselines {
             return None;
         }
         let new_pair = self.new_pairs.first_seen_belief();
-        let examined = senders.len().min(HOSTS_EXAMINED);
         senders
             .into_iter()
             .take(HOSTS_EXAMINED)
@@ -104,13 +105,28 @@ impl HostBaselines {
                 HostEvidence {
                     host: host.to_string(),
                     bytes_sent: bytes,
-                    probability: (tail * examined as f64).min(1.0),
+                    probability: tail,
                     first_time,
                     typical_bytes: typical,
                     active_buckets: active,
                 }
             })
             .min_by(|a, b| a.probability.total_cmp(&b.probability))
+    }
+
+    /// How many host tests a bucket makes: up to [`HOSTS_EXAMINED`] senders for each over value.
+    /// Each record's host probability is multiplied by this (a Bonferroni correction over the
+    /// whole bucket): with hundreds of hosts and dozens of countries, some pair is one in a
+    /// thousand in every bucket by chance alone.
+    pub fn tests_in(bucket: &crate::bucket::BucketAggregate) -> usize {
+        bucket
+            .partitions
+            .values()
+            .map(|p| {
+                let senders = p.influencers.get(&FlowField::SourceIp);
+                senders.map_or(0, |s| s.bytes_by_value.len().min(HOSTS_EXAMINED))
+            })
+            .sum()
     }
 
     /// Learns every sender of one bucket of one over value; `weight` is the update weight the

@@ -421,22 +421,30 @@ impl ModelSet {
         let first_seen = self.population.first_seen_belief();
         let partition_prior = self.partition_prior(&first_seen);
         let (pooled_variance, _) = self.pooled_within_variance();
+        let host_tests = host::HostBaselines::tests_in(bucket) as f64;
         let first_seen_median_bytes = bytes_from_log(first_seen.predictive().centre).round();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
             let judgement = self.judgement(&first_seen, &partition_prior, over_value);
             let country_probability = judgement.probability(partition.bytes_sent);
-            let host_evidence = self.hosts.evidence(
+            let mut host_evidence = self.hosts.evidence(
                 over_value,
                 partition,
                 keep_per_sec,
                 bucket.bucket_start_secs,
                 pooled_variance,
             );
+            if let Some(evidence) = host_evidence.as_mut() {
+                evidence.probability = (evidence.probability * host_tests).min(1.0);
+            }
             // The bucket is as unusual as its most unusual evidence: the value's total against
-            // its baseline, or its largest sender against that sender's own baseline.
+            // its baseline, or a sender that never sent there before against what new pairs
+            // carry. A familiar sender's own history is reported, not scored: hosts repeat
+            // their habits (a weekly sync, a monthly report) more often than a few weeks of
+            // pair history can show, and the value's baseline already weighs their volume.
             let probability = host_evidence
                 .as_ref()
+                .filter(|h| h.first_time)
                 .map_or(country_probability, |h| h.probability.min(country_probability));
             let context = match self.partitions.get(over_value) {
                 Some(model) => ModelContext {
