@@ -173,11 +173,16 @@ impl PartitionModel {
         }
     }
 
-    /// Share of buckets that belong to a *recurring* excursion. The first episode never counts:
-    /// one transfer, however long, is not a habit, and it keeps scoring while it lasts. From
-    /// the second episode on, excursions of that size are part of the value's behaviour.
-    fn recurring_share(&self) -> f64 {
-        (self.excursion_episodes - 1.0).max(0.0) / (self.observed_weight + 1.0)
+    /// Share of buckets that belong to past excursion episodes, judged at `now_secs`. An
+    /// episode still going on does not count: one transfer, however long, is not a habit, and
+    /// it keeps scoring while it lasts. Once an episode has ended, excursions of that size are
+    /// part of the value's behaviour, so the same thing happening again on another day is
+    /// unremarkable unless it is larger.
+    fn recurring_share(&self, now_secs: i64) -> f64 {
+        let ongoing =
+            self.last_excursion_secs.is_some_and(|last| now_secs - last < EPISODE_GAP_SECS);
+        let ended = self.excursion_episodes - if ongoing { 1.0 } else { 0.0 };
+        ended.max(0.0) / (self.observed_weight + 1.0)
     }
 
     /// Share of buckets with traffic, with one active and one quiet pseudo-bucket as prior.
@@ -376,6 +381,7 @@ impl ModelSet {
         first_seen: &NormalInverseGamma,
         partition_prior: &NormalInverseGamma,
         over_value: &str,
+        now_secs: i64,
     ) -> Judgement {
         match self.partitions.get(over_value) {
             Some(model) => {
@@ -384,7 +390,7 @@ impl ModelSet {
                 } else {
                     partition_prior.updated(&model.volume).predictive()
                 };
-                let recurring = model.recurring_share();
+                let recurring = model.recurring_share(now_secs);
                 let excursions = (recurring > 0.0).then(|| {
                     // Centred on past excursions, as wide as the baseline plus their own spread.
                     let spread = model.excursions.sum_sq_dev / model.excursions.weight.max(1.0);
@@ -425,7 +431,8 @@ impl ModelSet {
         let first_seen_median_bytes = bytes_from_log(first_seen.predictive().centre).round();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
-            let judgement = self.judgement(&first_seen, &partition_prior, over_value);
+            let judgement =
+                self.judgement(&first_seen, &partition_prior, over_value, bucket.bucket_start_secs);
             let country_probability = judgement.probability(partition.bytes_sent);
             let mut host_evidence = self.hosts.evidence(
                 over_value,
