@@ -189,3 +189,89 @@ fn update_weights_follow_the_documented_schedule() {
     assert_eq!(update_weight(1e-9), 0.01);
     assert!((update_weight(1e-4) - 0.1).abs() < 1e-12);
 }
+
+#[test]
+fn a_recurring_excursion_is_quiet_the_second_time_unless_larger() {
+    let (mut models, mut rng) = warmed_up(120);
+    let mut with = |models: &mut ModelSet, index: i64, extra: Option<u64>| {
+        let mut totals = background(&mut rng, index);
+        if let Some(bytes) = extra {
+            totals[1].1 = bytes;
+        }
+        score_of(&run(models, index, &totals), "DE")
+    };
+    assert!(with(&mut models, 120, Some(500 * MB)) >= 75.0);
+    for index in 121..137 {
+        with(&mut models, index, None);
+    }
+    // Two days later, the same 500 MB to Germany: part of its behaviour now.
+    assert!(with(&mut models, 137, Some(500 * MB)) < 75.0);
+    for index in 138..154 {
+        with(&mut models, index, None);
+    }
+    // Forty times larger than either excursion: still an anomaly.
+    assert!(with(&mut models, 154, Some(20_000 * MB)) >= 75.0);
+}
+
+#[test]
+fn records_in_the_learning_period_are_flagged() {
+    let mut models = ModelSet::new(ModelConfig::default());
+    let first = run(&mut models, 0, &[("US".into(), MB)]);
+    let inside = run(&mut models, 23, &[("US".into(), MB)]);
+    let after = run(&mut models, 24, &[("US".into(), MB)]);
+    assert!(first[0].learning && inside[0].learning);
+    assert!(!after[0].learning, "72 hours are 24 buckets of 3 hours");
+}
+
+/// A bucket whose flows each name their source.
+fn bucket_from(index: i64, flows: &[(&str, String, u64)]) -> BucketAggregate {
+    let mut aggregate = BucketAggregate::new(index * BUCKET);
+    for (country, source, bytes) in flows {
+        let evidence = FlowEvidence {
+            start_micros: index * BUCKET * 1_000_000,
+            source_ip: source.parse().unwrap(),
+            destination_ip: IpAddr::from([203, 0, 114, 1]),
+            destination_port: Some(443),
+            transport: Some("tcp".into()),
+            bytes_sent: *bytes,
+            host_name: None,
+            process_name: None,
+        };
+        let values = [(FlowField::SourceIp, source.clone())];
+        aggregate.partition_mut(country).add(evidence, &values);
+    }
+    aggregate
+}
+
+#[test]
+fn a_host_new_to_the_busiest_country_alerts_where_the_country_alone_would_not() {
+    let job = JobConfig::country();
+    let mut models = ModelSet::new(ModelConfig::default());
+    let mut rng = Lcg(11);
+    let mut organisation = |index: i64| {
+        // Twenty hosts upload about 100 MB each to the US every bucket; now and then one of
+        // them reaches a small country for the first time with a few kilobytes.
+        let mut flows: Vec<(&str, String, u64)> = (1..=20)
+            .map(|h| ("US", format!("10.0.0.{h}"), rng.log_normal(100.0 * MB as f64, 0.5)))
+            .collect();
+        let small = ["SE", "NO", "FI", "DK", "IS", "EE", "LV", "LT"][(index % 8) as usize];
+        flows.push((small, format!("10.0.0.{}", 1 + index % 20), rng.log_normal(8000.0, 1.0)));
+        flows
+    };
+    for index in 0..120 {
+        let flows = organisation(index);
+        let records = models.process_bucket(&job, &bucket_from(index, &flows), 0);
+        if index >= 24 {
+            assert!(records.iter().all(|r| r.record_score < 75.0), "{records:?}");
+        }
+    }
+    let mut flows = organisation(120);
+    flows.push(("US", "10.0.9.9".to_string(), 2_000 * MB));
+    let records = models.process_bucket(&job, &bucket_from(120, &flows), 0);
+    let us = records.iter().find(|r| r.over_value == "US").unwrap();
+    let host = us.host_evidence.as_ref().unwrap();
+    assert_eq!((host.host.as_str(), host.first_time), ("10.0.9.9", true));
+    assert!(us.record_score >= 75.0, "score {}", us.record_score);
+    // The country's total alone (about 4 GB against 2 GB) would not have alerted.
+    assert!(us.typical_bytes > 1_500.0 * MB as f64);
+}
