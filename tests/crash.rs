@@ -10,15 +10,20 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn detect_from_stdin(db: &str, input: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geoexfil"))
+/// `geoexfil detect` reading standard input into the state database `db`.
+fn detect_stdin(db: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_geoexfil"))
         .args(["detect", "--learning-period", "0s", "--state", db, "--flush"])
         .args(["--alerts", "/dev/null", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn detect_from_stdin(db: &str, input: &str) -> std::process::Output {
+    let mut child = detect_stdin(db);
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -32,14 +37,7 @@ fn a_killed_run_leaves_no_trace_and_can_be_repeated() {
 
     let killed_db = dir.path().join("killed.sqlite");
     let killed_db = killed_db.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geoexfil"))
-        .args(["detect", "--learning-period", "0s", "--state", killed_db, "--flush"])
-        .args(["--alerts", "/dev/null", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = detect_stdin(killed_db);
     let mut stdin = child.stdin.take().unwrap();
     // Most of the day, so that buckets close and records are written inside the run's
     // transaction; then the process dies before its input ends.
