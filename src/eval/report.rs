@@ -74,7 +74,8 @@ pub fn render(title: &str, evaluation: &Evaluation) -> String {
     let _ = writeln!(out, "\nRecall at the default threshold (75) per scenario class:\n");
     let _ = writeln!(
         out,
-        "| country | total | shape | sender | n | model | threshold | z-score | model delay (median) |"
+        "| country | total | shape | sender | n | model | threshold | z-score | \
+         model delay (median) |"
     );
     let _ = writeln!(out, "|---|---:|---|---|---:|---:|---:|---:|---:|");
     for ((country, bytes, shape, sender), group) in &groups {

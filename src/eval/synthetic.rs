@@ -114,7 +114,7 @@ pub const ADDRESSES_PER_COUNTRY: usize = 16;
 /// count came from a host seen for the first time after a two-hour fragment.
 pub const MAX_NEW_COUNTRIES_PER_DAY: u64 = 8;
 
-const SECS_PER_DAY: i64 = 86_400;
+use super::background::DAY_SECS as SECS_PER_DAY;
 const SECS_PER_HOUR: i64 = 3_600;
 /// The first addresses of the internal prefix are left to routers and infrastructure.
 const FIRST_HOST_OFFSET: u32 = 256;
