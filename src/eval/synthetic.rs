@@ -658,7 +658,6 @@ mod tests {
     use crate::job::JobConfig;
     use crate::model::ModelConfig;
     use crate::rule::RuleConfig;
-    use crate::score::record::AnomalyRecord;
 
     fn small_org(hosts: usize, days: u32, seed: u64) -> SyntheticOrg {
         let config = OrgConfig { hosts, days, ..OrgConfig::default() };
