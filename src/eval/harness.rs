@@ -382,6 +382,12 @@ pub fn evaluate(
         let hour = 8 + rng.below(10) as i64;
         let start = background.start_secs() + i64::from(day) * DAY_SECS + hour * 3600;
         let injection = inject(*scenario, &country, host, start, scenario_seed);
+        tracing::info!(
+            scenario = index + 1,
+            of = scenarios.len(),
+            country = %injection.country,
+            "replaying an injection"
+        );
         let run = replay_from(background, &snapshot, Some(&injection))?;
         outcomes.push(judge(&run, &injection, quiet.threshold_bytes));
     }
