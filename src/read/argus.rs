@@ -12,7 +12,7 @@
 use crate::flow::Flow;
 use crate::read::time::{bad_timestamp, epoch_seconds_to_micros, naive_utc_to_micros};
 use crate::read::value::{
-    missing, parse_count, parse_duration_micros, parse_ip, parse_port, transport_name,
+    parse_count, parse_duration_micros, parse_ip, parse_port, transport_name, HeaderColumns,
 };
 use crate::read::{LineOutcome, ParseError, RecordParser};
 use crate::skip::SkipReason;
@@ -54,13 +54,8 @@ impl Columns {
     fn from_header(line: &str) -> Result<Columns, ParseError> {
         let separator = if line.contains('\t') { '\t' } else { ',' };
         let names: Vec<&str> = line.split(separator).map(str::trim).collect();
-        let find = |name: &str| names.iter().position(|column| *column == name);
-        let require = |name: &str| {
-            find(name).ok_or_else(|| {
-                let message = format!("the argus header line has no `{name}` column");
-                ParseError { message, ..missing(name) }
-            })
-        };
+        let header = HeaderColumns { header: "the argus header line", names: &names };
+        let (find, require) = (|name| header.find(name), |name| header.require(name));
         Ok(Columns {
             separator,
             count: names.len(),

@@ -69,6 +69,29 @@ pub fn missing(field: &str) -> ParseError {
     }
 }
 
+/// The column names of a header line (Zeek's `#fields`, Argus's first line), to find where
+/// each mapped field sits.
+pub struct HeaderColumns<'a> {
+    /// How the header is named in errors, such as "the `#fields` header".
+    pub header: &'a str,
+    pub names: &'a [&'a str],
+}
+
+impl HeaderColumns<'_> {
+    /// Position of an optional column.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|column| *column == name)
+    }
+
+    /// Position of a required column, or an error naming the header and the column.
+    pub fn require(&self, name: &str) -> Result<usize, ParseError> {
+        self.find(name).ok_or_else(|| {
+            let message = format!("{} has no `{name}` column", self.header);
+            ParseError { message, ..missing(name) }
+        })
+    }
+}
+
 /// Turns an absent required value into a [`missing`] error.
 pub fn require<T>(value: Option<T>, field: &str) -> Result<T, ParseError> {
     value.ok_or_else(|| missing(field))

@@ -14,6 +14,7 @@
 use crate::read::time::{bad_timestamp, epoch_seconds_to_micros};
 use crate::read::value::{
     missing, parse_count, parse_duration_micros, parse_flag, parse_ip, parse_port, transport_name,
+    HeaderColumns,
 };
 use crate::read::zeek::{self, ZeekConn};
 use crate::read::{LineOutcome, ParseError, RecordParser};
@@ -59,13 +60,8 @@ impl Columns {
     /// A `#fields` list without a required column makes every later data line fail with the
     /// same error, so the error is built once here.
     fn from_names(names: &[&str]) -> Result<Columns, ParseError> {
-        let find = |name: &str| names.iter().position(|column| *column == name);
-        let require = |name: &str| {
-            find(name).ok_or_else(|| {
-                let message = format!("the `#fields` header has no `{name}` column");
-                ParseError { message, ..missing(name) }
-            })
-        };
+        let header = HeaderColumns { header: "the `#fields` header", names };
+        let (find, require) = (|name| header.find(name), |name| header.require(name));
         Ok(Columns {
             count: names.len(),
             ts: require(zeek::TS)?,
