@@ -240,6 +240,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         records_written: emitter.record_count,
         best_record: emitter.best_record.as_ref(),
         alert_count: emitter.alert_count,
+        joined_episode: detector.state.rule.joined_episode,
         top_alerts: &emitter.top_alerts,
         score_threshold: options.rule.score_threshold,
         learning_until_secs: learning_until(&detector),

@@ -23,10 +23,25 @@
 //! Scoring is one-sided: the probability of a total at least as high as observed is
 //! `min(1, 2 * active_share * tail)`, where `tail` is the upper tail of the log-volume's
 //! predictive t distribution (see [`stats`]).
+//!
+//! When the organisation's outbound volume follows the clock (see [`season`]), each value's
+//! bucket totals are judged and learned net of the bucket's offset: its log total minus how far
+//! the organisation's whole volume in that hour (and on that kind of day) usually sits above or
+//! below its average. A busy Monday morning is then not a surge, and a night upload stands out
+//! more.
+//!
+//! Beside the bucket, the value's totals over the last day and the last week are judged
+//! against their own baselines ([`window`]), so that a transfer spread thin is still seen. The
+//! record's probability is the smallest of the bucket's and of each window's times the number
+//! of windows (a Bonferroni bound over the windows). Totals below `min_anomalous_bytes` are
+//! never anomalous, in a bucket or in a window: the tool looks for data leaving, and a few
+//! hundred kilobytes to an unusual place is web browsing, not a loss worth an analyst's time.
 
 pub mod host;
+pub mod season;
 pub mod series;
 pub mod stats;
+pub mod window;
 
 use crate::bucket::{BucketAggregate, PartitionBucket};
 use crate::job::JobConfig;
@@ -99,7 +114,20 @@ pub struct ModelConfig {
     /// From the job's first bucket, how long records are scored but cannot alert.
     #[serde(default = "default_learning_period_secs")]
     pub learning_period_secs: i64,
+    /// Bucket and window totals below this many bytes are never anomalous.
+    #[serde(default = "default_min_anomalous_bytes")]
+    pub min_anomalous_bytes: u64,
 }
+
+fn default_min_anomalous_bytes() -> u64 {
+    DEFAULT_MIN_ANOMALOUS_BYTES
+}
+
+/// Default smallest anomalous total: one megabyte. Below it, totals to unusual countries are
+/// everyday browsing (a page with its images, an update check), and the smallest leak this tool
+/// is meant to find, tens of megabytes, exceeds it in every bucket of an hour's transfer and in
+/// every day of a week-long drip.
+pub const DEFAULT_MIN_ANOMALOUS_BYTES: u64 = 1_000_000;
 
 fn default_max_pairs() -> usize {
     host::DEFAULT_MAX_PAIRS
@@ -122,6 +150,7 @@ impl Default for ModelConfig {
             max_partitions: DEFAULT_MAX_PARTITIONS,
             max_pairs: host::DEFAULT_MAX_PAIRS,
             learning_period_secs: DEFAULT_LEARNING_PERIOD_SECS,
+            min_anomalous_bytes: DEFAULT_MIN_ANOMALOUS_BYTES,
         }
     }
 }
@@ -154,6 +183,9 @@ pub struct PartitionModel {
     /// Start of the last anomalous bucket.
     #[serde(default)]
     pub last_excursion_secs: Option<i64>,
+    /// The value's low-and-slow windows.
+    #[serde(default)]
+    pub windows: window::WindowState,
 }
 
 impl PartitionModel {
@@ -170,6 +202,7 @@ impl PartitionModel {
             excursions: WeightedMoments::default(),
             excursion_episodes: 0.0,
             last_excursion_secs: None,
+            windows: window::WindowState::default(),
         }
     }
 
@@ -269,6 +302,8 @@ struct Judgement {
     /// The value's recurring excursions: their distribution and the share of buckets they
     /// take. A total judged anomalous by the baseline is unremarkable if it looks like them.
     excursions: Option<(Predictive, f64)>,
+    /// The bucket's seasonal offset on the log scale, subtracted from its total before judging.
+    offset: f64,
 }
 
 impl Judgement {
@@ -277,7 +312,7 @@ impl Judgement {
             return 1.0;
         }
         let share = self.active_share.max(MIN_SCORED_ACTIVE_SHARE);
-        let log_bytes = log_volume(bytes as f64);
+        let log_bytes = log_volume(bytes as f64) - self.offset;
         let baseline = (2.0 * share * self.predictive.upper_tail(log_bytes)).min(1.0);
         match self.excursions {
             Some((excursions, recurring)) => {
@@ -295,7 +330,7 @@ impl Judgement {
             return 0.0;
         }
         let quantile = 1.0 - 0.5 / self.active_share;
-        bytes_from_log(self.predictive.quantile(quantile)).round()
+        bytes_from_log(self.predictive.quantile(quantile) + self.offset).round()
     }
 }
 
@@ -327,7 +362,17 @@ pub struct ModelSet {
     /// Start of the job's first bucket with traffic: the learning period counts from it.
     #[serde(default)]
     pub first_bucket_secs: Option<i64>,
+    /// What over values receive over the first window of each span after they appear.
+    #[serde(default)]
+    pub first_windows: Vec<PopulationModel>,
+    /// The organisation's daily and weekly rhythm of outbound volume.
+    #[serde(default)]
+    pub seasonality: season::Seasonality,
 }
+
+/// A first-window population judges young values once it holds this much weight: fewer first
+/// windows say little about what new values accumulate.
+const MIN_FIRST_WINDOWS: f64 = 8.0;
 
 impl ModelSet {
     pub fn new(config: ModelConfig) -> ModelSet {
@@ -338,7 +383,19 @@ impl ModelSet {
             untracked_values: 0,
             hosts: host::HostBaselines::default(),
             first_bucket_secs: None,
+            first_windows: Vec::new(),
+            seasonality: season::Seasonality::new(config.forgetting_per_hour),
         }
+    }
+
+    fn first_window_beliefs(&self) -> Vec<Option<NormalInverseGamma>> {
+        self.first_windows
+            .iter()
+            .map(|population| {
+                let weight: f64 = population.first_appearances.iter().map(|&(_, w)| w).sum();
+                (weight >= MIN_FIRST_WINDOWS).then(|| population.first_seen_belief())
+            })
+            .collect()
     }
 
     /// Typical bucket-to-bucket spread of an over value's log totals: the weighted median of
@@ -397,7 +454,17 @@ impl ModelSet {
                     let scale = (predictive.scale * predictive.scale + spread).sqrt();
                     (Predictive { centre: model.excursions.mean, scale, ..predictive }, recurring)
                 });
-                Judgement { predictive, active_share: model.active_share(), excursions }
+                Judgement {
+                    predictive,
+                    active_share: model.active_share(),
+                    excursions,
+                    // A value judged as if new is judged against raw first appearances.
+                    offset: if model.ordinary_buckets == 0 {
+                        0.0
+                    } else {
+                        self.seasonality.offset(now_secs)
+                    },
+                }
             }
             // A value never seen: judged on volume alone, against what first appearances
             // usually carry. An active share of one half makes the probability the plain tail.
@@ -405,6 +472,7 @@ impl ModelSet {
                 predictive: first_seen.predictive(),
                 active_share: 0.5,
                 excursions: None,
+                offset: 0.0,
             },
         }
     }
@@ -429,6 +497,9 @@ impl ModelSet {
         let (pooled_variance, _) = self.pooled_within_variance();
         let host_tests = host::HostBaselines::tests_in(bucket) as f64;
         let first_seen_median_bytes = bytes_from_log(first_seen.predictive().centre).round();
+        let first_windows = self.first_window_beliefs();
+        let floor = self.config.min_anomalous_bytes;
+        let no_windows = window::WindowState::default();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
             let judgement =
@@ -449,10 +520,40 @@ impl ModelSet {
             // carry. A familiar sender's own history is reported, not scored: hosts repeat
             // their habits (a weekly sync, a monthly report) more often than a few weeks of
             // pair history can show, and the value's baseline already weighs their volume.
-            let probability = host_evidence
-                .as_ref()
-                .filter(|h| h.first_time)
-                .map_or(country_probability, |h| h.probability.min(country_probability));
+            let bucket_probability = if partition.bytes_sent < floor {
+                1.0
+            } else {
+                host_evidence
+                    .as_ref()
+                    .filter(|h| h.first_time)
+                    .map_or(country_probability, |h| h.probability.min(country_probability))
+            };
+            let (windows, age_secs) = match self.partitions.get(over_value) {
+                Some(model) => (&model.windows, bucket.bucket_start_secs - model.first_seen_secs),
+                None => (&no_windows, 0),
+            };
+            let belief = window::BucketBelief {
+                predictive: judgement.predictive,
+                active_share: judgement.active_share,
+                bucket_secs: job.bucket_secs,
+            };
+            let mut windows = windows.judge(
+                &belief,
+                bucket.bucket_start_secs,
+                partition.bytes_sent,
+                age_secs,
+                &first_windows,
+            );
+            for evidence in &mut windows {
+                if evidence.total_bytes < floor {
+                    evidence.probability = 1.0;
+                }
+            }
+            let window_tests = window::WINDOW_SPANS_SECS.len() as f64;
+            let probability = windows
+                .iter()
+                .map(|w| (w.probability * window_tests).min(1.0))
+                .fold(bucket_probability, f64::min);
             let context = match self.partitions.get(over_value) {
                 Some(model) => ModelContext {
                     first_seen: false,
@@ -486,6 +587,8 @@ impl ModelSet {
                 top_flows: partition.top_flows.clone(),
                 context,
                 host_evidence,
+                bucket_probability,
+                windows,
                 learning,
                 available_secs,
             });
@@ -495,6 +598,7 @@ impl ModelSet {
     }
 
     fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
+        let offset = self.seasonality.offset(bucket.bucket_start_secs);
         let bucket_hours = job.bucket_secs as f64 / 3600.0;
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
         for model in self.partitions.values_mut() {
@@ -504,10 +608,14 @@ impl ModelSet {
             model.active_weight *= keep;
             model.observed_weight = model.observed_weight * keep + 1.0;
             model.observed_buckets += 1;
+            model.windows.forget(keep);
         }
         for record in records {
             let log_bytes = log_volume(record.actual_bytes as f64);
-            let mut weight = update_weight(record.probability);
+            // A value's own baseline holds totals net of the season; new values' first totals
+            // stay as they were, since where a value first appears says little about the hour.
+            let seasonal_log_bytes = log_bytes - offset;
+            let mut weight = update_weight(record.bucket_probability);
             if !self.partitions.contains_key(&record.over_value) {
                 if self.partitions.len() >= self.config.max_partitions {
                     self.untracked_values += 1;
@@ -520,13 +628,21 @@ impl ModelSet {
                 self.partitions.insert(record.over_value.clone(), model);
             }
             let model = self.partitions.get_mut(&record.over_value).expect("inserted above");
-            if record.probability < FULL_WEIGHT_PROBABILITY {
+            let window_weights: Vec<f64> =
+                record.windows.iter().map(|w| update_weight(w.probability)).collect();
+            model.windows.record(
+                bucket.bucket_start_secs,
+                record.actual_bytes,
+                &record.windows,
+                &window_weights,
+            );
+            if record.bucket_probability < FULL_WEIGHT_PROBABILITY {
                 let start = bucket.bucket_start_secs;
                 if model.last_excursion_secs.is_none_or(|last| start - last >= EPISODE_GAP_SECS) {
                     model.excursion_episodes += 1.0;
                 }
                 model.last_excursion_secs = Some(start);
-                model.excursions.add(log_bytes, 1.0);
+                model.excursions.add(seasonal_log_bytes, 1.0);
                 let since = *model.anomalous_since_secs.get_or_insert(bucket.bucket_start_secs);
                 if bucket.bucket_start_secs - since >= self.config.change_acceptance_secs {
                     weight = 1.0;
@@ -535,7 +651,7 @@ impl ModelSet {
                 model.anomalous_since_secs = None;
                 model.ordinary_buckets += 1;
             }
-            model.volume.add(log_bytes, weight);
+            model.volume.add(seasonal_log_bytes, weight);
             model.active_weight += weight;
             model.active_buckets += 1;
             if let Some(partition) = bucket.partitions.get(&record.over_value) {
@@ -545,9 +661,26 @@ impl ModelSet {
                     partition,
                     bucket.bucket_start_secs,
                     keep_per_sec,
-                    update_weight(record.probability),
+                    update_weight(record.bucket_probability),
                     self.config.max_pairs,
                 );
+            }
+        }
+        self.seasonality.observe(
+            bucket.bucket_start_secs,
+            job.bucket_secs,
+            log_volume(bucket.total_bytes() as f64),
+        );
+        self.first_windows.resize(window::WINDOW_SPANS_SECS.len(), PopulationModel::default());
+        for model in self.partitions.values_mut() {
+            let completed = model.windows.completed_first_windows(
+                model.first_seen_secs,
+                bucket.bucket_start_secs,
+                job.bucket_secs,
+            );
+            for (index, total_bytes) in completed {
+                self.first_windows[index]
+                    .record_first_appearance(log_volume(total_bytes as f64), 1.0);
             }
         }
     }

@@ -4,6 +4,7 @@ use super::units::{human_bytes, iso_time, iso_time_micros};
 use crate::enrich::country::country_info;
 use crate::enrich::GeoDbInfo;
 use crate::job::FlowField;
+use crate::model::window::WindowEvidence;
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
 use serde_json::{json, Map, Value};
@@ -131,9 +132,21 @@ pub fn explanation(record: &AnomalyRecord) -> String {
             );
         }
     }
+    for window in notable_windows(record) {
+        sentence += &format!(
+            "; over the last {} it received {}, against a typical {}",
+            span_label(window.span_secs),
+            human_bytes(window.total_bytes as f64),
+            human_bytes(window.typical_bytes)
+        );
+    }
     if let Some(destination) = record.influencers_of(FlowField::DestinationIp).next() {
         let share = 100.0 * destination.bytes_sent as f64 / record.actual_bytes.max(1) as f64;
         sentence += &format!("; {share:.0}% went to {}", destination.value);
+    }
+    if let Some(process) = record.influencers_of(FlowField::ProcessName).next() {
+        let share = 100.0 * process.bytes_sent as f64 / record.actual_bytes.max(1) as f64;
+        sentence += &format!("; {share:.0}% was sent by the process {}", process.value);
     }
     sentence += &format!(
         " (probability {:.1e}); check what {sender} uploaded there and whether that destination \
@@ -141,6 +154,35 @@ pub fn explanation(record: &AnomalyRecord) -> String {
         record.probability
     );
     sentence
+}
+
+/// A window's verdict is worth a clause in the explanation when, corrected for the number of
+/// windows, it would have been unusual on its own (probability below 5%).
+const NOTABLE_WINDOW_PROBABILITY: f64 = 0.05;
+
+/// The low-and-slow windows that were unusual on their own, longest last.
+fn notable_windows(record: &AnomalyRecord) -> impl Iterator<Item = &WindowEvidence> + '_ {
+    let tests = record.windows.len() as f64;
+    record.windows.iter().filter(move |w| w.probability * tests < NOTABLE_WINDOW_PROBABILITY)
+}
+
+/// True when a window, not the bucket alone, gave the record its score.
+fn window_led(record: &AnomalyRecord) -> Option<&WindowEvidence> {
+    let tests = record.windows.len() as f64;
+    record
+        .windows
+        .iter()
+        .filter(|w| w.probability * tests < record.bucket_probability)
+        .min_by(|a, b| a.probability.total_cmp(&b.probability))
+}
+
+/// `day`, `week`, or the span in hours.
+fn span_label(span_secs: i64) -> String {
+    match span_secs {
+        86_400 => "day".to_string(),
+        604_800 => "week".to_string(),
+        _ => format!("{} h", span_secs / 3600),
+    }
 }
 
 /// The values of one influencer field, most influential first.
@@ -233,6 +275,13 @@ fn geoexfil_fields(record: &AnomalyRecord, provenance: &Provenance) -> Value {
             "learning": record.learning,
         },
         "host": record.host_evidence,
+        "bucket_probability": record.bucket_probability,
+        "windows": record.windows.iter().map(|w| json!({
+            "span_secs": w.span_secs,
+            "total_bytes": w.total_bytes,
+            "typical_bytes": w.typical_bytes,
+            "probability": w.probability,
+        })).collect::<Vec<Value>>(),
         "geoip": {
             "database_type": provenance.geoip.database_type,
             "build_date": provenance.geoip.build_date,
@@ -299,12 +348,28 @@ pub fn alert_document(alerted: &Alerted, provenance: &Provenance) -> Value {
     }
     doc.extend(record_fields(record));
     copy_influencers_to_ecs(record, &mut doc);
-    doc.insert("geoexfil".into(), geoexfil_fields(record, provenance));
+    let mut evidence = geoexfil_fields(record, provenance);
+    evidence["episode"] = json!({
+        "start": iso_time(alerted.episode_start_secs),
+        "escalation": alerted.escalation,
+    });
+    doc.insert("geoexfil".into(), evidence);
     Value::Object(doc)
 }
 
 /// The short reason line Elastic shows in its alert table.
 fn reason(record: &AnomalyRecord) -> String {
+    if let Some(window) = window_led(record) {
+        return format!(
+            "machine learning alert: {} sent to {} over the last {} (typical {}), record score \
+             {:.0}",
+            human_bytes(window.total_bytes as f64),
+            over_value_label(record),
+            span_label(window.span_secs),
+            human_bytes(window.typical_bytes),
+            record.record_score
+        );
+    }
     format!(
         "machine learning alert: {} sent to {} in one bucket (typical {}), record score {:.0}",
         human_bytes(record.actual_bytes as f64),

@@ -46,6 +46,8 @@ pub struct RunReport<'a> {
     pub records_written: usize,
     pub best_record: Option<&'a AnomalyRecord>,
     pub alert_count: usize,
+    /// Records over the threshold that joined an episode already alerted instead of alerting.
+    pub joined_episode: u64,
     /// The highest-scoring alerts, highest first, at most [`SUMMARY_ALERT_ROWS`].
     pub top_alerts: &'a [Alerted],
     pub score_threshold: f64,
@@ -182,6 +184,14 @@ pub fn render(report: &RunReport) -> String {
             "learning period: records until {} UTC are scored and written but do not alert \
              (--learning-period sets it)",
             short_time(until)
+        );
+    }
+    if report.joined_episode > 0 {
+        let _ = writeln!(
+            out,
+            "episodes: {} records over the threshold continued an episode already alerted \
+             (written with --records)",
+            thousands(report.joined_episode)
         );
     }
     if report.alert_count == 0 {

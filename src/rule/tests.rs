@@ -27,6 +27,8 @@ fn record(bucket_start_secs: i64, over_value: &str, score: f64) -> AnomalyRecord
             first_seen_median_bytes: 0.0,
         },
         host_evidence: None,
+        bucket_probability: 0.0,
+        windows: Vec::new(),
         learning: false,
         // Bucket span plus one hour of allowed lateness.
         available_secs: bucket_start_secs + 4 * HOUR,
@@ -115,7 +117,7 @@ fn runs_follow_the_fifteen_minute_cadence_across_buckets() {
     let mut rule = RuleReplay::new(RuleConfig::default());
     let mut alerts = Vec::new();
     alerts.extend(rule.offer(&record(0, "RU", 80.0)));
-    alerts.extend(rule.offer(&record(3 * HOUR, "RU", 80.0)));
+    alerts.extend(rule.offer(&record(3 * HOUR, "CN", 80.0)));
     let mut late = record(6 * HOUR, "KP", 80.0);
     late.available_secs = 10 * HOUR + 60;
     alerts.extend(rule.offer(&late));
@@ -124,13 +126,85 @@ fn runs_follow_the_fifteen_minute_cadence_across_buckets() {
         keys(&alerts),
         vec![
             (4 * HOUR, "RU".into(), 0),
-            (7 * HOUR, "RU".into(), 3 * HOUR),
+            (7 * HOUR, "CN".into(), 3 * HOUR),
             (10 * HOUR + 900, "KP".into(), 6 * HOUR)
         ]
     );
     for a in &alerts {
         assert_eq!(a.rule_run_secs % 900, 0);
     }
+}
+
+fn sized(bucket_start_secs: i64, over_value: &str, actual_bytes: u64) -> AnomalyRecord {
+    AnomalyRecord { actual_bytes, ..record(bucket_start_secs, over_value, 90.0) }
+}
+
+fn replay(records: &[AnomalyRecord]) -> (Vec<Alerted>, u64) {
+    let mut rule = RuleReplay::new(RuleConfig::default());
+    let mut alerts = Vec::new();
+    for r in records {
+        alerts.extend(rule.offer(r));
+    }
+    alerts.extend(rule.drain());
+    (alerts, rule.joined_episode)
+}
+
+#[test]
+fn an_episode_alerts_once_and_a_day_of_quiet_ends_it() {
+    let (alerts, joined) = replay(&[
+        sized(0, "RU", 50_000_000),
+        sized(3 * HOUR, "RU", 60_000_000),
+        sized(12 * HOUR, "RU", 40_000_000),
+        // 24 hours after the last anomalous bucket: a new episode.
+        sized(36 * HOUR, "RU", 50_000_000),
+    ]);
+    let starts: Vec<(i64, i64, bool)> = alerts
+        .iter()
+        .map(|a| (a.record.bucket_start_secs, a.episode_start_secs, a.escalation))
+        .collect();
+    assert_eq!(starts, vec![(0, 0, false), (36 * HOUR, 36 * HOUR, false)]);
+    assert_eq!(joined, 2);
+}
+
+#[test]
+fn a_tenfold_larger_bucket_alerts_again_as_an_escalation() {
+    let (alerts, joined) = replay(&[
+        sized(0, "RU", 2_000_000),
+        sized(3 * HOUR, "RU", 19_999_999),
+        sized(6 * HOUR, "RU", 20_000_000),
+        sized(9 * HOUR, "RU", 100_000_000),
+    ]);
+    let starts: Vec<(i64, i64, bool)> = alerts
+        .iter()
+        .map(|a| (a.record.bucket_start_secs, a.episode_start_secs, a.escalation))
+        .collect();
+    assert_eq!(starts, vec![(0, 0, false), (6 * HOUR, 0, true)]);
+    assert_eq!(joined, 2);
+}
+
+#[test]
+fn a_backlog_of_one_values_buckets_alerts_once() {
+    let config = RuleConfig { lookback_secs: 12 * HOUR, ..RuleConfig::default() };
+    let mut rule = RuleReplay::new(config);
+    let mut first = record(0, "KP", 80.0);
+    let mut second = record(3 * HOUR, "KP", 95.0);
+    first.available_secs = 7 * HOUR;
+    second.available_secs = 7 * HOUR;
+    let mut alerts = rule.offer(&first);
+    alerts.extend(rule.offer(&second));
+    alerts.extend(rule.drain());
+    assert_eq!(keys(&alerts), vec![(7 * HOUR, "KP".into(), 0)]);
+    assert_eq!(rule.joined_episode, 1);
+}
+
+#[test]
+fn other_values_and_other_jobs_have_their_own_episodes() {
+    let mut other_job = sized(3 * HOUR, "RU", 1);
+    other_job.job_id = "other".into();
+    let (alerts, joined) =
+        replay(&[sized(0, "RU", 1), sized(0, "CN", 1), other_job, sized(3 * HOUR, "RU", 1)]);
+    assert_eq!(alerts.len(), 3);
+    assert_eq!(joined, 1);
 }
 
 #[test]

@@ -53,6 +53,11 @@ pub struct AnomalyRecord {
     pub context: ModelContext,
     /// What the largest senders' own baselines say, when the record has senders.
     pub host_evidence: Option<crate::model::host::HostEvidence>,
+    /// Probability of the bucket alone (its total, and any first-time sender), before the
+    /// low-and-slow windows are taken into account; `probability` is at most this.
+    pub bucket_probability: f64,
+    /// The low-and-slow windows ending with this bucket.
+    pub windows: Vec<crate::model::window::WindowEvidence>,
     /// True while the job is in its learning period: scored, but never alerted.
     pub learning: bool,
     /// When, on the data's clock, the bucket closed and the record became available.
