@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use geoexfil::filter::NetworkSet;
 use geoexfil::job::JobConfig;
-use geoexfil::model::{ModelConfig, DEFAULT_MAX_PARTITIONS};
+use geoexfil::model::{ModelConfig, DEFAULT_MAX_PARTITIONS, DEFAULT_MIN_ANOMALOUS_BYTES};
 use geoexfil::read::InputFormat;
 use geoexfil::rule::RuleConfig;
 use geoexfil::run::{run_detect, DetectOptions, Sink};
@@ -150,6 +150,10 @@ struct DetectArgs {
     /// alert, while baselines and daily patterns are learned. 0s alerts from the start.
     #[arg(long, value_name = "DURATION", default_value = "72h", value_parser = parse_duration_secs)]
     learning_period: i64,
+    /// Bucket and day/week window totals smaller than this are never anomalous, whatever the
+    /// destination: a few hundred kilobytes to an unusual place is browsing, not a leak.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MIN_ANOMALOUS_BYTES)]
+    min_anomalous_bytes: u64,
     /// At most this many over values (countries, addresses, ports) are modelled.
     #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
     max_over_values: usize,
@@ -178,6 +182,7 @@ impl DetectArgs {
             model: ModelConfig {
                 max_partitions: self.max_over_values,
                 learning_period_secs: self.learning_period,
+                min_anomalous_bytes: self.min_anomalous_bytes,
                 ..ModelConfig::default()
             },
             rule: RuleConfig {

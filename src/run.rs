@@ -241,6 +241,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         best_record: emitter.best_record.as_ref(),
         alert_count: emitter.alert_count,
         joined_episode: detector.state.rule.joined_episode,
+        seasonality: detector.state.models.seasonality.describe(),
         top_alerts: &emitter.top_alerts,
         score_threshold: options.rule.score_threshold,
         learning_until_secs: learning_until(&detector),

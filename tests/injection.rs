@@ -86,3 +86,45 @@ fn a_small_transfer_to_a_new_country_stays_quiet() {
     let alerts = run_on(&insert_by_time(&background(), &small));
     assert!(alerts.iter().all(|a| a["over_field_value"] != COUNTRY), "{alerts:#?}");
 }
+
+/// A drip: `bytes` every three hours from 10.0.2.19 to North Korea, for `buckets` buckets
+/// starting on day 8.
+fn drip(bytes: u64, buckets: u32) -> Vec<String> {
+    (0..buckets)
+        .map(|i| {
+            let ts = INJECTION_START + f64::from(i) * 3.0 * HOUR;
+            zeek_line(ts, HOST, "175.45.176.10", 443, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_drip_too_thin_for_any_bucket_alerts_once_on_its_day_window() {
+    // 800 kB every three hours: no bucket reaches the 1 MB floor; a day holds 6.4 MB.
+    let alerts = run_on(&insert_by_time(&background(), &drip(800_000, 16)));
+    let found: Vec<&Value> = alerts.iter().filter(|a| a["over_field_value"] == COUNTRY).collect();
+    assert_eq!(found.len(), 1, "one alert for the episode: {found:#?}");
+    let alert = found[0];
+    assert_eq!(alert["actual"][0], 800_000.0);
+    assert_eq!(alert["geoexfil"]["bucket_probability"], 1.0);
+    let day = &alert["geoexfil"]["windows"][0];
+    assert_eq!(day["span_secs"], 86_400);
+    // The day window reaches the floor at the second bucket (1.6 MB) and alerts when unusual.
+    let total = day["total_bytes"].as_u64().unwrap();
+    assert!(total >= 1_600_000 && total % 800_000 == 0, "{day}");
+    assert_eq!(alert["source"]["ip"][0], HOST);
+    let reason = alert["kibana.alert.reason"].as_str().unwrap();
+    assert!(reason.contains("over the last day"), "{reason}");
+    assert_eq!(alert["geoexfil"]["episode"]["escalation"], false);
+}
+
+#[test]
+fn a_transfer_lasting_many_buckets_alerts_once() {
+    // 50 MB every three hours for a day and a half: one episode, one alert.
+    let alerts = run_on(&insert_by_time(&background(), &drip(50_000_000, 12)));
+    let found: Vec<&Value> = alerts.iter().filter(|a| a["over_field_value"] == COUNTRY).collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let bucket_ms = ((INJECTION_START / (3.0 * HOUR)).floor() * 3.0 * HOUR * 1000.0) as i64;
+    assert_eq!(found[0]["timestamp"], bucket_ms);
+    assert_eq!(found[0]["geoexfil"]["episode"]["start"], found[0]["kibana.alert.original_time"]);
+}

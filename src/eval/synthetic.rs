@@ -777,6 +777,10 @@ mod tests {
         }
         detector.finish(true);
         alerts.extend(detector.take_alerts());
+        // The organisation works office hours on weekdays: both rhythms are found.
+        let rhythm = detector.state.models.seasonality.describe().unwrap_or_default();
+        assert!(rhythm.contains("daily rhythm"), "{rhythm}");
+        assert!(rhythm.contains("weekends"), "{rhythm}");
         let describe: Vec<String> = alerts
             .iter()
             .map(|a| {

@@ -163,7 +163,10 @@ const NOTABLE_WINDOW_PROBABILITY: f64 = 0.05;
 /// The low-and-slow windows that were unusual on their own, longest last.
 fn notable_windows(record: &AnomalyRecord) -> impl Iterator<Item = &WindowEvidence> + '_ {
     let tests = record.windows.len() as f64;
-    record.windows.iter().filter(move |w| w.probability * tests < NOTABLE_WINDOW_PROBABILITY)
+    // A window holding nothing but this bucket would repeat the bucket's figures.
+    record.windows.iter().filter(move |w| {
+        w.probability * tests < NOTABLE_WINDOW_PROBABILITY && w.total_bytes > record.actual_bytes
+    })
 }
 
 /// True when a window, not the bucket alone, gave the record its score.

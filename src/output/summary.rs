@@ -46,6 +46,8 @@ pub struct RunReport<'a> {
     pub records_written: usize,
     pub best_record: Option<&'a AnomalyRecord>,
     pub alert_count: usize,
+    /// The organisation's daily and weekly rhythm, when one is established.
+    pub seasonality: Option<String>,
     /// Records over the threshold that joined an episode already alerted instead of alerting.
     pub joined_episode: u64,
     /// The highest-scoring alerts, highest first, at most [`SUMMARY_ALERT_ROWS`].
@@ -185,6 +187,9 @@ pub fn render(report: &RunReport) -> String {
              (--learning-period sets it)",
             short_time(until)
         );
+    }
+    if let Some(rhythm) = &report.seasonality {
+        let _ = writeln!(out, "seasonality: {rhythm}; bucket totals are judged net of it");
     }
     if report.joined_episode > 0 {
         let _ = writeln!(
