@@ -55,4 +55,6 @@ fn the_seeded_subset_gives_the_recorded_outcomes() {
         (quiet.model_alerts, quiet.threshold_alerts, quiet.z_score_alerts, quiet.host_days),
         (6, 0, 21, 27)
     );
+    // Records before episodes group them: the 15 records at 75 or more make 6 alerts.
+    assert_eq!(quiet.records_at_or_above, vec![(50.0, 23), (75.0, 15), (90.0, 6), (95.0, 2)]);
 }

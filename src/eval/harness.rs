@@ -23,6 +23,9 @@ pub struct Replay {
     pub buckets: Vec<BucketTotals>,
     /// Every country each source sent to.
     pub host_countries: BTreeMap<IpAddr, BTreeSet<String>>,
+    /// `(bucket start, score)` of every record outside the learning period with a score
+    /// above zero, for calibration.
+    pub record_scores: Vec<(i64, f64)>,
 }
 
 fn absorb(closed: Vec<crate::bucket::BucketAggregate>, replay: &mut Replay) {
@@ -47,6 +50,7 @@ pub struct Snapshot {
     alerts: Vec<Alerted>,
     buckets: Vec<BucketTotals>,
     host_countries: BTreeMap<IpAddr, BTreeSet<String>>,
+    record_scores: Vec<(i64, f64)>,
 }
 
 fn detector(state: DetectorState) -> anyhow::Result<Detector> {
@@ -60,7 +64,12 @@ fn fresh_state() -> DetectorState {
 }
 
 fn empty_replay() -> Replay {
-    Replay { alerts: Vec::new(), buckets: Vec::new(), host_countries: BTreeMap::new() }
+    Replay {
+        alerts: Vec::new(),
+        buckets: Vec::new(),
+        host_countries: BTreeMap::new(),
+        record_scores: Vec::new(),
+    }
 }
 
 /// Replays a background, with an injection merged in when given.
@@ -89,6 +98,7 @@ pub fn replay_with_snapshot(
         alerts: run.alerts.clone(),
         buckets: run.buckets.clone(),
         host_countries: run.host_countries.clone(),
+        record_scores: run.record_scores.clone(),
     };
     replay_days(&mut detector, background, snapshot_day..background.days(), None, &mut run);
     finish(&mut detector, &mut run);
@@ -105,6 +115,7 @@ pub fn replay_from(
         alerts: snapshot.alerts.clone(),
         buckets: snapshot.buckets.clone(),
         host_countries: snapshot.host_countries.clone(),
+        record_scores: snapshot.record_scores.clone(),
     };
     let mut detector = detector(snapshot.state.clone())?;
     replay_days(&mut detector, background, snapshot.day..background.days(), injection, &mut run);
@@ -115,6 +126,7 @@ pub fn replay_from(
 fn finish(detector: &mut Detector, run: &mut Replay) {
     detector.finish(true);
     run.alerts.extend(detector.take_alerts());
+    keep_scores(detector.take_records(), run);
     absorb(detector.take_closed_buckets(), run);
 }
 
@@ -144,9 +156,18 @@ fn replay_days(
             let _ = detector.process(flow);
         }
         run.alerts.extend(detector.take_alerts());
-        detector.take_records();
+        keep_scores(detector.take_records(), run);
         absorb(detector.take_closed_buckets(), run);
     }
+}
+
+fn keep_scores(records: Vec<crate::score::record::AnomalyRecord>, run: &mut Replay) {
+    run.record_scores.extend(
+        records
+            .iter()
+            .filter(|r| !r.learning && r.record_score > 0.0)
+            .map(|r| (r.bucket_start_secs, r.record_score)),
+    );
 }
 
 /// Who sent where in the clean background, for choosing countries and hosts.
@@ -317,7 +338,13 @@ pub struct Quiet {
     pub threshold_alerts: usize,
     pub z_score_alerts: usize,
     pub threshold_bytes: u64,
+    /// For each score of [`CALIBRATION_SCORES`], the records at or above it (before episodes
+    /// group them into alerts).
+    pub records_at_or_above: Vec<(f64, usize)>,
 }
+
+/// Scores at which the clean background's records are counted, for calibration.
+pub const CALIBRATION_SCORES: [f64; 4] = [50.0, 75.0, 90.0, 95.0];
 
 /// Counts the clean background's alerts and tunes the threshold comparator on it.
 pub fn quiet(clean: &Replay, background: &dyn Background) -> Quiet {
@@ -340,6 +367,17 @@ pub fn quiet(clean: &Replay, background: &dyn Background) -> Quiet {
             .filter(|a| a.bucket_start_secs >= counted_from)
             .count(),
         threshold_bytes,
+        records_at_or_above: CALIBRATION_SCORES
+            .iter()
+            .map(|&score| {
+                let count = clean
+                    .record_scores
+                    .iter()
+                    .filter(|&&(start, s)| start >= counted_from && s >= score)
+                    .count();
+                (score, count)
+            })
+            .collect(),
     }
 }
 

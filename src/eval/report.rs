@@ -66,6 +66,21 @@ pub fn render(title: &str, evaluation: &Evaluation) -> String {
     ] {
         let _ = writeln!(out, "| {name} | {n} | {:.2} | {:.1} |", per_day(n), per_k(n));
     }
+    let _ = writeln!(
+        out,
+        "\nCalibration: records of the clean background at or above each score, before \
+         episodes group them into alerts (score = 100 (1 - 2^-log10(0.05/p))):\n"
+    );
+    let _ = writeln!(out, "| score | probability at most | records | per day |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|");
+    for &(score, count) in &quiet.records_at_or_above {
+        let _ = writeln!(
+            out,
+            "| {score} | {:.1e} | {count} | {:.2} |",
+            crate::score::probability_for_score(score),
+            per_day(count)
+        );
+    }
     let mut groups: BTreeMap<(CountryClass, u64, Shape, Sender), Vec<&Outcome>> = BTreeMap::new();
     for outcome in outcomes {
         let s = outcome.scenario;
