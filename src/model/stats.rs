@@ -165,9 +165,9 @@ impl SlidingTail {
 
     /// Estimated probability that a value is at least `x`: `(k + 1) / (n + 1)` for `k` of the
     /// `n` remembered values at least `x`, and below the threshold of the `tail_rows` largest
-    /// `(tail_rows / (n + 1)) * exp(-(x - threshold) / mean_excess)`. 1 while nothing is
-    /// remembered.
-    pub fn upper_tail(&self, x: f64) -> f64 {
+    /// `(tail_rows / (n + 1)) * exp(-(x - threshold) / mean_excess)`, the mean excess taken as
+    /// at least `min_excess`. 1 while nothing is remembered.
+    pub fn upper_tail(&self, x: f64, min_excess: f64) -> f64 {
         let n = self.sorted.len();
         if n == 0 {
             return 1.0;
@@ -178,9 +178,10 @@ impl SlidingTail {
         if x > threshold {
             let top = &self.sorted[n - tail_rows..];
             let excess = top.iter().map(|v| v - threshold).sum::<f64>() / tail_rows as f64;
-            // With no spread among the largest values, anything above them is infinitely rare
-            // on this evidence; the smallest positive spread keeps the order of sizes instead.
-            let excess = excess.max(f64::MIN_POSITIVE.sqrt());
+            // With no spread among the largest values, anything above them would be infinitely
+            // rare on this evidence; the caller's resolution of the data bounds it instead, and
+            // the smallest positive spread at least keeps the order of sizes.
+            let excess = excess.max(min_excess).max(f64::MIN_POSITIVE.sqrt());
             tail_rows as f64 * scale * (-(x - threshold) / excess).exp()
         } else {
             let below = self.sorted.partition_point(|&v| v < x);
@@ -263,17 +264,19 @@ mod tests {
     #[test]
     fn sliding_tail_ranks_within_its_window_and_extrapolates_above_the_largest() {
         let mut tail = SlidingTail::new(4, 2);
-        assert_eq!(tail.upper_tail(3.0), 1.0);
+        assert_eq!(tail.upper_tail(3.0, 0.0), 1.0);
         for v in [9.0, 1.0, 2.0, 3.0, 4.0] {
             tail.push(v);
         }
         // 9 was forgotten: 1, 2, 3, 4 remain, and two of them are at least 2.5.
         assert_eq!(tail.len(), 4);
-        assert!((tail.upper_tail(2.5) - 3.0 / 5.0).abs() < 1e-12);
-        assert!((tail.upper_tail(3.0) - 3.0 / 5.0).abs() < 1e-12);
-        assert!((tail.upper_tail(0.0) - 1.0).abs() < 1e-12);
+        assert!((tail.upper_tail(2.5, 0.0) - 3.0 / 5.0).abs() < 1e-12);
+        assert!((tail.upper_tail(3.0, 0.0) - 3.0 / 5.0).abs() < 1e-12);
+        assert!((tail.upper_tail(0.0, 0.0) - 1.0).abs() < 1e-12);
         // Above the threshold 3 (the second largest) the excesses 0 and 1 average 0.5.
-        assert!((tail.upper_tail(4.0) - 2.0 / 5.0 * (-2.0f64).exp()).abs() < 1e-12);
-        assert!((tail.upper_tail(5.0) - 2.0 / 5.0 * (-4.0f64).exp()).abs() < 1e-12);
+        assert!((tail.upper_tail(4.0, 0.0) - 2.0 / 5.0 * (-2.0f64).exp()).abs() < 1e-12);
+        assert!((tail.upper_tail(5.0, 0.0) - 2.0 / 5.0 * (-4.0f64).exp()).abs() < 1e-12);
+        // A floor on the mean excess widens the extrapolated tail.
+        assert!((tail.upper_tail(5.0, 1.0) - 2.0 / 5.0 * (-2.0f64).exp()).abs() < 1e-12);
     }
 }
