@@ -5,7 +5,8 @@
 //! online: the model learns every component both on the raw values and on `ln(1 + value)`, and
 //! judges on the log scale only while every value seen so far is non-negative and the values
 //! span at least [`LOG_SCALE_SPAN`] (then a doubling is the same step at any level, as for
-//! byte volumes); otherwise it judges on the raw values.
+//! byte volumes); otherwise it judges on the raw values. By default that span is infinite, so
+//! it always judges raw values: on NAB they scored better (see the constant).
 //!
 //! A *component* is a baseline of one derived quantity, learned with the project's rules (see
 //! [`crate::model`]): exponential forgetting per hour, robust update weights from the
@@ -120,9 +121,12 @@ use crate::score::record_score;
 use statrs::function::erf::erfc;
 use std::collections::VecDeque;
 
-/// Values must span at least this factor (as `1 + value`) before the log scale is used: below
-/// it, multiplicative and additive changes look alike and raw values are the plainer choice.
-pub const LOG_SCALE_SPAN: f64 = 100.0;
+/// Values must span at least this factor (as `1 + value`) before the log scale is used. By
+/// default never: with the range components, which rank values rather than measure their
+/// spread, NAB scored 69.4 on the standard profile on raw values against 64.7 with logs from a
+/// span of 100 (65.6 from 10, 69.0 from 1,000, 68.4 from 10,000, 68.1 from 100,000). The log
+/// scale remains for series of byte volumes, where a doubling is the same step at any level.
+pub const LOG_SCALE_SPAN: f64 = f64::INFINITY;
 
 /// Memory of the slow level, per hour: about four days, long enough to hold a few daily cycles
 /// yet short enough to follow the drift of a series of a few weeks.
@@ -312,6 +316,13 @@ pub struct SeriesConfig {
     /// rare both in itself and against the series' own past, and either can make up for part
     /// of the other).
     pub calibration_blend: u8,
+    /// Whether each component's probability is also calibrated (geometric blend) before they
+    /// are combined.
+    pub calibrate_components: bool,
+    /// Values must span this factor before the log scale is used: see [`LOG_SCALE_SPAN`].
+    pub log_scale_span: f64,
+    /// The share of `q` in the geometric blend, in logs: 0.5 is the plain geometric mean.
+    pub calibration_weight: f64,
 }
 
 impl Default for SeriesConfig {
@@ -353,6 +364,9 @@ impl Default for SeriesConfig {
             daily_jitter_secs: DAILY_JITTER_SECS,
             calibration_rows: CALIBRATION_ROWS,
             calibration_blend: 2,
+            calibration_weight: 0.5,
+            calibrate_components: false,
+            log_scale_span: LOG_SCALE_SPAN,
             calibration_tail_rows: CALIBRATION_TAIL_ROWS,
         }
     }
@@ -536,6 +550,11 @@ fn fisher(probabilities: &[f64]) -> f64 {
 
 impl Judgement {
     fn combined(&self, config: &SeriesConfig) -> f64 {
+        combine(&self.used(config), config)
+    }
+
+    /// The probabilities of the components in use, in a fixed order for a given config.
+    fn used(&self, config: &SeriesConfig) -> Vec<f64> {
         let mut used = Vec::with_capacity(4);
         if config.use_slow {
             used.push(match self.daily {
@@ -568,9 +587,16 @@ impl Judgement {
                 used.push(self.hourly_range);
             }
         }
+        used
+    }
+}
+
+/// The row's probability from those of the components in use: see [`Combine`].
+fn combine(used: &[f64], config: &SeriesConfig) -> f64 {
+    {
         let smallest = used.iter().copied().fold(1.0, f64::min);
         match config.combine {
-            Combine::Fisher => fisher(&used),
+            Combine::Fisher => fisher(used),
             Combine::Bonferroni => (used.len().max(1) as f64 * smallest).min(1.0),
             Combine::Geometric => {
                 // The range component, last when in use, counts `range_weight` times.
@@ -780,6 +806,8 @@ pub struct SeriesModel {
     likelihood: Likelihood,
     /// Surprise of past rows, against which a row's own is ranked.
     calibration: SlidingTail,
+    /// The same for each component in use, with [`SeriesConfig::calibrate_components`].
+    component_calibration: Vec<SlidingTail>,
 }
 
 /// The unusualness of recent behaviour: see the module documentation.
@@ -841,7 +869,7 @@ impl SeriesModel {
     pub fn uses_log_scale(&self) -> bool {
         self.rows > 0
             && self.min_value >= 0.0
-            && (1.0 + self.max_value) / (1.0 + self.min_value) >= LOG_SCALE_SPAN
+            && (1.0 + self.max_value) / (1.0 + self.min_value) >= self.config.log_scale_span
     }
 
     /// The combined two-sided probability of `value` at `time`, then learns from it.
@@ -869,7 +897,21 @@ impl SeriesModel {
         if self.rows <= WARM_UP_ROWS {
             1.0
         } else {
-            judged.combined(&self.config)
+            let mut used = judged.used(&self.config);
+            if self.config.calibrate_components {
+                if self.component_calibration.len() < used.len() {
+                    let tail =
+                        SlidingTail::new(CALIBRATION_ROWS, self.config.calibration_tail_rows);
+                    self.component_calibration.resize(used.len(), tail);
+                }
+                for (p, tail) in used.iter_mut().zip(&mut self.component_calibration) {
+                    let surprise = -p.max(1e-300).ln();
+                    let q = tail.upper_tail(surprise, 0.0);
+                    tail.push(surprise);
+                    *p = (*p * q).sqrt();
+                }
+            }
+            combine(&used, &self.config)
         }
     }
 }
@@ -891,7 +933,10 @@ impl SeriesDetector for SeriesModel {
             p = match self.config.calibration_blend {
                 0 => q,
                 1 => p.max(q),
-                _ => (p * q).sqrt(),
+                _ => {
+                    let w = self.config.calibration_weight;
+                    (p.max(1e-300).ln() * (1.0 - w) + q.max(1e-300).ln() * w).exp()
+                }
             };
             self.calibration.push(surprise);
         }
@@ -988,7 +1033,8 @@ mod tests {
 
     #[test]
     fn the_scale_turns_to_logs_only_for_positive_values_spanning_orders_of_magnitude() {
-        let mut model = SeriesModel::new();
+        let config = SeriesConfig { log_scale_span: 100.0, ..SeriesConfig::default() };
+        let mut model = SeriesModel::with_config(config);
         model.probability(0, 5.0);
         model.probability(300, 50.0);
         assert!(!model.uses_log_scale());
@@ -1141,7 +1187,7 @@ mod tests {
         for dof in [3.0, 5.0] {
             out.push((format!("dof {dof}"), SeriesConfig { max_dof: dof, ..base }));
         }
-        for hours in [16, 24] {
+        for hours in [12, 16, 24, 36] {
             let config = SeriesConfig { suppression_secs: hours * 3600, ..base };
             out.push((format!("suppress {hours} h"), config));
         }
@@ -1219,7 +1265,7 @@ mod tests {
             let config = SeriesConfig { change_forgetting_per_hour: rate, ..base };
             out.push((format!("change forgetting {rate}"), config));
         }
-        for margin in [0.5, 1.0] {
+        for margin in [0.25, 0.5, 1.0] {
             let config = SeriesConfig { suppression_margin_decades: margin, ..base };
             out.push((format!("suppression margin {margin} decades"), config));
         }
@@ -1227,6 +1273,18 @@ mod tests {
         for blend in [0, 1] {
             let config = SeriesConfig { calibration_blend: blend, ..base };
             out.push((format!("calibration blend {blend}"), config));
+        }
+        for span in [10.0, 100.0, 1000.0, 1e4, 1e5] {
+            let config = SeriesConfig { log_scale_span: span, ..base };
+            out.push((format!("log scale span {span}"), config));
+        }
+        let config = SeriesConfig { calibrate_components: true, ..base };
+        out.push(("calibrated components".to_string(), config));
+        let config = SeriesConfig { calibrate_components: true, calibration_rows: 0, ..base };
+        out.push(("calibrated components only".to_string(), config));
+        for weight in [0.3, 0.4, 0.6, 0.7] {
+            let config = SeriesConfig { calibration_weight: weight, ..base };
+            out.push((format!("calibration weight {weight}"), config));
         }
         for rows in [2000, 10000] {
             let config = SeriesConfig { calibration_rows: rows, ..base };
