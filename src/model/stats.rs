@@ -133,6 +133,79 @@ impl Predictive {
     }
 }
 
+/// The last `capacity` values of a stream and the share of them at least as large as a new one:
+/// an online, bounded-memory estimate of a value's upper-tail probability against the stream's
+/// own recent past. Above the `tail_rows` largest remembered values, where ranks run out, the
+/// tail is extrapolated as exponential, its scale the mean excess of those values over the
+/// smallest of them (a peaks-over-threshold estimate), so that records still differ by size.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlidingTail {
+    capacity: usize,
+    tail_rows: usize,
+    /// The remembered values in arrival order, and the same values sorted.
+    arrival: std::collections::VecDeque<f64>,
+    sorted: Vec<f64>,
+}
+
+impl SlidingTail {
+    /// Remembers `capacity` values and extrapolates above the `tail_rows` largest
+    /// (`tail_rows >= 1`).
+    pub fn new(capacity: usize, tail_rows: usize) -> SlidingTail {
+        SlidingTail { capacity, tail_rows: tail_rows.max(1), ..SlidingTail::default() }
+    }
+
+    /// Number of values remembered.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Estimated probability that a value is at least `x`: `(k + 1) / (n + 1)` for `k` of the
+    /// `n` remembered values at least `x`, and below the threshold of the `tail_rows` largest
+    /// `(tail_rows / (n + 1)) * exp(-(x - threshold) / mean_excess)`, the mean excess taken as
+    /// at least `min_excess`. 1 while nothing is remembered.
+    pub fn upper_tail(&self, x: f64, min_excess: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return 1.0;
+        }
+        let scale = 1.0 / (n as f64 + 1.0);
+        let tail_rows = self.tail_rows.min(n);
+        let threshold = self.sorted[n - tail_rows];
+        if x > threshold {
+            let top = &self.sorted[n - tail_rows..];
+            let excess = top.iter().map(|v| v - threshold).sum::<f64>() / tail_rows as f64;
+            // With no spread among the largest values, anything above them would be infinitely
+            // rare on this evidence; the caller's resolution of the data bounds it instead, and
+            // the smallest positive spread at least keeps the order of sizes.
+            let excess = excess.max(min_excess).max(f64::MIN_POSITIVE.sqrt());
+            tail_rows as f64 * scale * (-(x - threshold) / excess).exp()
+        } else {
+            let below = self.sorted.partition_point(|&v| v < x);
+            (n - below + 1) as f64 * scale
+        }
+    }
+
+    /// Remembers `x`, forgetting the oldest value beyond the capacity.
+    pub fn push(&mut self, x: f64) {
+        if self.capacity == 0 || x.is_nan() {
+            return;
+        }
+        if self.arrival.len() == self.capacity {
+            if let Some(old) = self.arrival.pop_front() {
+                let at = self.sorted.partition_point(|&v| v < old);
+                self.sorted.remove(at);
+            }
+        }
+        self.arrival.push_back(x);
+        let at = self.sorted.partition_point(|&v| v < x);
+        self.sorted.insert(at, x);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +259,24 @@ mod tests {
         for bytes in [0.0, 1.0, 1500.0, 2e9] {
             assert!((bytes_from_log(log_volume(bytes)) - bytes).abs() < 1e-6 * (1.0 + bytes));
         }
+    }
+
+    #[test]
+    fn sliding_tail_ranks_within_its_window_and_extrapolates_above_the_largest() {
+        let mut tail = SlidingTail::new(4, 2);
+        assert_eq!(tail.upper_tail(3.0, 0.0), 1.0);
+        for v in [9.0, 1.0, 2.0, 3.0, 4.0] {
+            tail.push(v);
+        }
+        // 9 was forgotten: 1, 2, 3, 4 remain, and two of them are at least 2.5.
+        assert_eq!(tail.len(), 4);
+        assert!((tail.upper_tail(2.5, 0.0) - 3.0 / 5.0).abs() < 1e-12);
+        assert!((tail.upper_tail(3.0, 0.0) - 3.0 / 5.0).abs() < 1e-12);
+        assert!((tail.upper_tail(0.0, 0.0) - 1.0).abs() < 1e-12);
+        // Above the threshold 3 (the second largest) the excesses 0 and 1 average 0.5.
+        assert!((tail.upper_tail(4.0, 0.0) - 2.0 / 5.0 * (-2.0f64).exp()).abs() < 1e-12);
+        assert!((tail.upper_tail(5.0, 0.0) - 2.0 / 5.0 * (-4.0f64).exp()).abs() < 1e-12);
+        // A floor on the mean excess widens the extrapolated tail.
+        assert!((tail.upper_tail(5.0, 1.0) - 2.0 / 5.0 * (-2.0f64).exp()).abs() < 1e-12);
     }
 }
