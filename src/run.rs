@@ -158,9 +158,23 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     // others are still read.
     let mut specs = Vec::new();
     let mut reports = Vec::new();
+    let mut seen_files = std::collections::BTreeSet::new();
     for argument in &options.inputs {
         match expand_inputs(std::slice::from_ref(argument)) {
-            Ok(expanded) => specs.extend(expanded),
+            Ok(expanded) => {
+                for spec in expanded {
+                    if let InputSpec::File(path) = &spec {
+                        // The same file named twice (two arguments, or a file inside a
+                        // directory also given) would count its flows twice.
+                        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                        if !seen_files.insert(key) {
+                            warn!(input = %path.display(), "input given more than once; read once");
+                            continue;
+                        }
+                    }
+                    specs.push(spec);
+                }
+            }
             Err(error) => {
                 warn!("{error}");
                 let failure = Some(error.to_string());

@@ -220,3 +220,22 @@ fn reaching_the_over_value_limit_is_reported() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_file_given_twice_is_read_once() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let path = sample.to_str().unwrap();
+    let output = geoexfil(&["detect", path, path]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("input given more than once; read once"), "{stderr}");
+    assert!(stderr.contains("flows: 7,124 read, 6,682 counted"), "{stderr}");
+}
+
+#[test]
+fn a_run_with_no_alerts_allowed_per_run_is_refused() {
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let output = geoexfil(&["detect", "--max-alerts-per-run", "0", sample.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("give 1 or more"), "{}", text(&output.stderr));
+}

@@ -51,6 +51,10 @@ pub struct HostEvidence {
     /// The host's usual total there in a bucket where it sends anything (0 when first time).
     pub typical_bytes: f64,
     pub active_buckets: u64,
+    /// Weight of the pair's remembered ordinary buckets: below one, its earlier buckets were
+    /// anomalous (they enter the baseline at low weight) and `typical_bytes` is the prior's.
+    #[serde(default)]
+    pub ordinary_weight: f64,
 }
 
 /// Every host's baselines and the population of new pairs.
@@ -89,8 +93,9 @@ impl HostBaselines {
             .take(HOSTS_EXAMINED)
             .map(|(host, bytes)| {
                 let log_bytes = log_volume(bytes as f64);
-                let (tail, first_time, typical, active) = match self.pair(host, over_value) {
-                    None => (new_pair.predictive().upper_tail(log_bytes), true, 0.0, 0),
+                let (tail, first_time, typical, active, weight) = match self.pair(host, over_value)
+                {
+                    None => (new_pair.predictive().upper_tail(log_bytes), true, 0.0, 0, 0.0),
                     Some(pair) => {
                         let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
                         let mut volume = pair.volume;
@@ -99,7 +104,7 @@ impl HostBaselines {
                         let predictive = prior.updated(&volume).predictive();
                         let typical = bytes_from_log(predictive.centre).round();
                         let tail = (2.0 * predictive.upper_tail(log_bytes)).min(1.0);
-                        (tail, false, typical, pair.active_buckets)
+                        (tail, false, typical, pair.active_buckets, volume.weight)
                     }
                 };
                 HostEvidence {
@@ -109,6 +114,7 @@ impl HostBaselines {
                     first_time,
                     typical_bytes: typical,
                     active_buckets: active,
+                    ordinary_weight: weight,
                 }
             })
             .min_by(|a, b| a.probability.total_cmp(&b.probability))

@@ -24,11 +24,13 @@
 //! `min(1, 2 * active_share * tail)`, where `tail` is the upper tail of the log-volume's
 //! predictive t distribution (see [`stats`]).
 //!
-//! When the organisation's outbound volume follows the clock (see [`season`]), each value's
-//! bucket totals are judged and learned net of the bucket's offset: its log total minus how far
-//! the organisation's whole volume in that hour (and on that kind of day) usually sits above or
-//! below its average. A busy Monday morning is then not a surge, and a night upload stands out
-//! more.
+//! When the organisation's outbound volume follows the clock (see [`season`]), buckets in its
+//! quiet hours (and on quiet days) are judged and learned net of their offset: a value's log
+//! total plus how far the organisation's whole volume in that slot usually sits below its
+//! average, so a night upload stands out more. Busy slots are never excused: a baseline may have
+//! been learned before the rhythm was established, and subtracting a large busy-hour offset from
+//! it would hide a daytime transfer hundreds of times the value's usual, exactly where
+//! exfiltration competes with the most traffic.
 //!
 //! Beside the bucket, the value's totals over the last day and the last week are judged
 //! against their own baselines ([`window`]), so that a transfer spread thin is still seen. The
@@ -362,6 +364,11 @@ pub struct ModelSet {
     /// Start of the job's first bucket with traffic: the learning period counts from it.
     #[serde(default)]
     pub first_bucket_secs: Option<i64>,
+    /// Buckets with traffic scored so far. The learning period also lasts until the job has
+    /// seen as many buckets as the period holds, so that a stray timestamp years before the
+    /// rest (Zeek writes 0 on some glitches) does not end it before any real data arrived.
+    #[serde(default)]
+    pub buckets_scored: u64,
     /// What over values receive over the first window of each span after they appear.
     #[serde(default)]
     pub first_windows: Vec<PopulationModel>,
@@ -369,6 +376,11 @@ pub struct ModelSet {
     #[serde(default)]
     pub seasonality: season::Seasonality,
 }
+
+/// Offsets of quiet slots are applied up to a factor of ten: past that, the quietest hours of a
+/// network are empty rather than quiet, and an offset estimated from them says little about how
+/// much a destination should receive.
+const MAX_SEASONAL_OFFSET: f64 = std::f64::consts::LN_10;
 
 /// A first-window population judges young values once it holds this much weight: fewer first
 /// windows say little about what new values accumulate.
@@ -383,9 +395,16 @@ impl ModelSet {
             untracked_values: 0,
             hosts: host::HostBaselines::default(),
             first_bucket_secs: None,
+            buckets_scored: 0,
             first_windows: Vec::new(),
             seasonality: season::Seasonality::new(config.forgetting_per_hour),
         }
+    }
+
+    /// The offset by which a bucket's totals are adjusted: only quiet slots, and at most a
+    /// factor of [`MAX_SEASONAL_OFFSET`] (see the module doc).
+    fn seasonal_offset(&self, bucket_start_secs: i64) -> f64 {
+        self.seasonality.offset(bucket_start_secs).clamp(-MAX_SEASONAL_OFFSET, 0.0)
     }
 
     fn first_window_beliefs(&self) -> Vec<Option<NormalInverseGamma>> {
@@ -462,7 +481,7 @@ impl ModelSet {
                     offset: if model.ordinary_buckets == 0 {
                         0.0
                     } else {
-                        self.seasonality.offset(now_secs)
+                        self.seasonal_offset(now_secs)
                     },
                 }
             }
@@ -490,7 +509,10 @@ impl ModelSet {
             return Vec::new();
         }
         let job_start = *self.first_bucket_secs.get_or_insert(bucket.bucket_start_secs);
-        let learning = bucket.bucket_start_secs < job_start + self.config.learning_period_secs;
+        let period_buckets = (self.config.learning_period_secs / job.bucket_secs.max(1)) as u64;
+        let learning = bucket.bucket_start_secs < job_start + self.config.learning_period_secs
+            || self.buckets_scored < period_buckets;
+        self.buckets_scored += 1;
         let keep_per_sec = (-self.config.forgetting_per_hour / 3600.0).exp();
         let first_seen = self.population.first_seen_belief();
         let partition_prior = self.partition_prior(&first_seen);
@@ -598,7 +620,7 @@ impl ModelSet {
     }
 
     fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
-        let offset = self.seasonality.offset(bucket.bucket_start_secs);
+        let offset = self.seasonal_offset(bucket.bucket_start_secs);
         let bucket_hours = job.bucket_secs as f64 / 3600.0;
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
         for model in self.partitions.values_mut() {

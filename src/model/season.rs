@@ -135,6 +135,16 @@ impl Default for Seasonality {
     }
 }
 
+/// A test's p-value as the summary shows it; one below what a double can hold is shown as a
+/// bound rather than as zero.
+fn p_label(p_value: f64) -> String {
+    if p_value < f64::MIN_POSITIVE {
+        "p<1e-300".to_string()
+    } else {
+        format!("p={p_value:.0e}")
+    }
+}
+
 impl Seasonality {
     /// An empty state forgetting at the model's rate.
     pub fn new(forgetting_per_hour: f64) -> Self {
@@ -224,19 +234,18 @@ impl Seasonality {
             let label = |slot: usize| slot_label(slot as i64 * daily.slot_secs, daily.slot_secs);
             parts.push(format!(
                 "daily rhythm: busiest {} UTC at {:.1}x the average, quietest {} UTC at {:.2}x \
-                 (p={:.0e})",
+                 ({})",
                 label(busiest),
                 daily.offsets[busiest].exp(),
                 label(quietest),
                 daily.offsets[quietest].exp(),
-                daily.p_value,
+                p_label(daily.p_value),
             ));
         }
         if let Some(weekly) = &self.weekly {
             let ratio = (weekly.weekend_offset - weekly.weekday_offset).exp();
-            let p_value = weekly.p_value;
-            parts
-                .push(format!("weekly rhythm: weekends at {ratio:.2}x weekdays (p={p_value:.0e})"));
+            let p_value = p_label(weekly.p_value);
+            parts.push(format!("weekly rhythm: weekends at {ratio:.2}x weekdays ({p_value})"));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }

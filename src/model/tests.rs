@@ -217,10 +217,27 @@ fn a_recurring_excursion_is_quiet_the_second_time_unless_larger() {
 fn records_in_the_learning_period_are_flagged() {
     let mut models = ModelSet::new(ModelConfig::default());
     let first = run(&mut models, 0, &[("US".into(), MB)]);
+    for index in 1..23 {
+        run(&mut models, index, &[("US".into(), MB)]);
+    }
     let inside = run(&mut models, 23, &[("US".into(), MB)]);
     let after = run(&mut models, 24, &[("US".into(), MB)]);
     assert!(first[0].learning && inside[0].learning);
     assert!(!after[0].learning, "72 hours are 24 buckets of 3 hours");
+}
+
+#[test]
+fn a_stray_early_bucket_does_not_end_the_learning_period() {
+    // One flow decades early (a zero timestamp), then the real data.
+    let mut models = ModelSet::new(ModelConfig::default());
+    run(&mut models, 0, &[("US".into(), 100)]);
+    let real_start = 150_000;
+    for index in real_start..real_start + 22 {
+        assert!(run(&mut models, index, &[("US".into(), MB)])[0].learning);
+    }
+    // The 24th bucket with traffic is still learning; the 25th is not.
+    assert!(run(&mut models, real_start + 22, &[("US".into(), MB)])[0].learning);
+    assert!(!run(&mut models, real_start + 23, &[("US".into(), MB)])[0].learning);
 }
 
 /// A bucket whose flows each name their source.

@@ -123,6 +123,12 @@ pub fn explanation(record: &AnomalyRecord) -> String {
     if let Some(host) = &record.host_evidence {
         if host.first_time {
             sentence += &format!("; {} had never sent anything there before", host.host);
+        } else if host.ordinary_weight < 1.0 {
+            sentence += &format!(
+                "; {} sent there in {} earlier buckets, none of them ordinary, so it has no usual \
+                 volume there",
+                host.host, host.active_buckets
+            );
         } else {
             sentence += &format!(
                 "; {} usually sends about {} there when it sends anything ({} buckets so far)",
@@ -365,7 +371,7 @@ fn reason(record: &AnomalyRecord) -> String {
     if let Some(window) = window_led(record) {
         return format!(
             "machine learning alert: {} sent to {} over the last {} (typical {}), record score \
-             {:.0}",
+             {:.1}",
             human_bytes(window.total_bytes as f64),
             over_value_label(record),
             span_label(window.span_secs),
@@ -374,7 +380,7 @@ fn reason(record: &AnomalyRecord) -> String {
         );
     }
     format!(
-        "machine learning alert: {} sent to {} in one bucket (typical {}), record score {:.0}",
+        "machine learning alert: {} sent to {} in one bucket (typical {}), record score {:.1}",
         human_bytes(record.actual_bytes as f64),
         over_value_label(record),
         human_bytes(record.typical_bytes),

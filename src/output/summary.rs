@@ -189,7 +189,10 @@ pub fn render(report: &RunReport) -> String {
         );
     }
     if let Some(rhythm) = &report.seasonality {
-        let _ = writeln!(out, "seasonality: {rhythm}; bucket totals are judged net of it");
+        let _ = writeln!(out, "seasonality: {rhythm}; totals in quiet slots are judged net of it");
+    }
+    if report.seasonality.is_none() {
+        out.push_str("seasonality: no daily or weekly rhythm established\n");
     }
     if report.joined_episode > 0 {
         let _ = writeln!(

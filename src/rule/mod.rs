@@ -58,6 +58,9 @@ impl RuleConfig {
     /// after its bucket starts (bucket span plus allowed lateness), and the look-back must still
     /// reach its bucket at the first run after that.
     pub fn validate(&self, delay_secs: i64) -> Result<(), String> {
+        if self.max_alerts_per_run == 0 {
+            return Err("at most 0 alerts per run would never alert; give 1 or more".to_string());
+        }
         if self.interval_secs <= 0 {
             return Err(format!("rule interval must be positive, got {} s", self.interval_secs));
         }
