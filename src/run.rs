@@ -313,26 +313,39 @@ fn check_database_fits_job(
     Ok(())
 }
 
+/// The settings that differ between a saved and a given configuration, each as
+/// `model setting min_anomalous_bytes: saved 1000000, given 1`.
+fn setting_differences<T: serde::Serialize>(kind: &str, saved: &T, given: &T) -> Vec<String> {
+    let (Ok(Value::Object(saved)), Ok(Value::Object(given))) =
+        (serde_json::to_value(saved), serde_json::to_value(given))
+    else {
+        return Vec::new();
+    };
+    given
+        .iter()
+        .filter(|(key, value)| saved.get(*key) != Some(value))
+        .map(|(key, value)| {
+            let before = saved.get(key).map_or("nothing".to_string(), Value::to_string);
+            format!("{kind} setting {key}: saved {before}, given {value}")
+        })
+        .collect()
+}
+
 /// Refuses to continue a saved job under different settings, which would mix two models.
 fn check_same_settings(
     options: &DetectOptions,
     saved: &DetectorState,
     fresh: &DetectorState,
 ) -> anyhow::Result<()> {
-    let difference = if saved.job != fresh.job {
-        Some("job settings")
-    } else if saved.models.config != fresh.models.config {
-        Some("model settings")
-    } else if saved.rule.config != fresh.rule.config {
-        Some("rule settings")
-    } else {
-        None
-    };
+    let mut differences = setting_differences("job", &saved.job, &fresh.job);
+    differences.extend(setting_differences("model", &saved.models.config, &fresh.models.config));
+    differences.extend(setting_differences("rule", &saved.rule.config, &fresh.rule.config));
+    let difference = (!differences.is_empty()).then(|| differences.join(", "));
     match (difference, &options.state) {
         (Some(difference), Some(path)) => Err(StateError::JobMismatch {
             path: path.clone(),
             job_id: options.job.job_id.clone(),
-            difference: difference.to_string(),
+            difference,
         }
         .into()),
         _ => Ok(()),

@@ -100,7 +100,8 @@ fn a_run_that_fails_leaves_the_state_unchanged() {
     let mut other = options.clone();
     other.job.bucket_secs = 3600;
     let error = run_detect(&other).err().expect("mismatched settings are refused");
-    assert!(error.to_string().contains("other settings (job settings)"), "{error}");
+    let expected = "other settings (job setting bucket_secs: saved 10800, given 3600)";
+    assert!(error.to_string().contains(expected), "{error}");
     let store = StateStore::open(&db).unwrap();
     assert_eq!(store.alerts(&JobConfig::country().job_id).unwrap().len(), 1);
     drop(store);

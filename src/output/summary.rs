@@ -69,6 +69,23 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// Width of the over-value column of the alert table.
+const LABEL_COLUMNS: usize = 28;
+
+/// Shortens a label such as `Korea (Democratic People's Republic of) (KP)` to `columns`
+/// characters, cutting the name rather than the value at its end.
+fn fit_label(label: &str, over_value: &str, columns: usize) -> String {
+    if label.chars().count() <= columns {
+        return label.to_string();
+    }
+    let tail = format!("… ({over_value})");
+    if !label.ends_with(&format!("({over_value})")) || tail.chars().count() >= columns {
+        return label.chars().take(columns).collect();
+    }
+    let head: String = label.chars().take(columns - tail.chars().count()).collect();
+    format!("{}{tail}", head.trim_end())
+}
+
 fn top_hosts(record: &AnomalyRecord) -> String {
     let mut hosts: Vec<&str> =
         record.influencers_of(FlowField::HostName).map(|i| i.value.as_str()).collect();
@@ -234,7 +251,7 @@ pub fn render(report: &RunReport) -> String {
     );
     for alerted in report.top_alerts {
         let r = &alerted.record;
-        let label: String = over_value_label(r).chars().take(28).collect();
+        let label = fit_label(&over_value_label(r), &r.over_value, LABEL_COLUMNS);
         let _ = writeln!(
             out,
             "  {:>5.1}  {:<28} {:<16} {:>9} {:>9}  {}",
@@ -247,4 +264,17 @@ pub fn render(report: &RunReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_country_names_are_cut_before_their_code() {
+        let label = "Korea (Democratic People's Republic of) (KP)";
+        assert_eq!(fit_label(label, "KP", 28), "Korea (Democratic Peop… (KP)");
+        assert_eq!(fit_label("Netherlands (NL)", "NL", 28), "Netherlands (NL)");
+        assert_eq!(fit_label("address 2001:db8::1234:5678:9abc:def0", "x", 10), "address 20");
+    }
 }
