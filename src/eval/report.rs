@@ -110,6 +110,21 @@ pub fn render(title: &str, evaluation: &Evaluation) -> String {
             ratio(z, n),
         );
     }
+    let mut model_behind = Vec::new();
+    for ((country, bytes, shape, sender), group) in &groups {
+        let model = group.iter().filter(|o| o.model_detected).count();
+        let threshold = group.iter().filter(|o| o.threshold_detected).count();
+        let z = group.iter().filter(|o| o.z_score_detected).count();
+        if threshold > model || z > model {
+            model_behind
+                .push(format!("{country} / {} / {shape} / {sender}", human_bytes(*bytes as f64)));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nClasses where a comparator found more than the model: {}.",
+        if model_behind.is_empty() { "none".to_string() } else { model_behind.join("; ") }
+    );
     if skipped > 0 {
         let _ = writeln!(
             out,

@@ -233,12 +233,15 @@ mod tests {
         }
     }
 
+    /// Window evidence for tests that only look at what is remembered.
+    pub(super) fn unjudged() -> [WindowEvidence; 2] {
+        [WindowEvidence { span_secs: 0, total_bytes: 0, typical_bytes: 0.0, probability: 1.0 }; 2]
+    }
+
     #[test]
     fn window_totals_sum_the_buckets_within_each_span() {
         let mut state = WindowState::default();
-        let none =
-            [WindowEvidence { span_secs: 0, total_bytes: 0, typical_bytes: 0.0, probability: 1.0 };
-                2];
+        let none = unjudged();
         // A bucket 2 days ago, one 12 hours ago, and the one being judged.
         state.record(0, 5_000, &none, &[0.0, 0.0]);
         state.record(36 * 3600, 700, &none, &[0.0, 0.0]);
@@ -294,6 +297,7 @@ mod tests {
 
 #[cfg(test)]
 mod first_window_tests {
+    use super::tests::unjudged;
     use super::*;
 
     #[test]
@@ -314,9 +318,7 @@ mod first_window_tests {
     #[test]
     fn a_first_window_is_given_to_the_population_once_it_has_passed() {
         let mut state = WindowState::default();
-        let nothing =
-            [WindowEvidence { span_secs: 0, total_bytes: 0, typical_bytes: 0.0, probability: 1.0 };
-                2];
+        let nothing = unjudged();
         let bucket_secs = 3 * 3600;
         state.record(0, 100, &nothing, &[1.0, 1.0]);
         state.record(6 * 3600, 50, &nothing, &[1.0, 1.0]);
