@@ -93,6 +93,11 @@ const DEFAULT_WITHIN_LOG_VARIANCE: f64 = 4.0;
 /// about how much a barely known one varies.
 const MIN_WITHIN_LOG_VARIANCE: f64 = 1.0;
 
+/// Past excursions are taken to vary by at least a factor of two (on the log scale, ln 2):
+/// a repeat within that of an earlier transfer is the same thing again, one several times larger
+/// is not.
+const MIN_EXCURSION_LOG_SD: f64 = std::f64::consts::LN_2;
+
 /// Anomalous buckets this far apart belong to separate episodes. A day separates one
 /// transfer (however long it lasts within a day) from the same thing happening again.
 pub const EPISODE_GAP_SECS: i64 = 24 * 3600;
@@ -468,9 +473,11 @@ impl ModelSet {
                 };
                 let recurring = model.recurring_share(now_secs);
                 let excursions = (recurring > 0.0).then(|| {
-                    // Centred on past excursions, as wide as the baseline plus their own spread.
+                    // Centred on past excursions, as wide as they themselves varied, and at
+                    // least a factor of two either way: the baseline's spread describes
+                    // ordinary buckets, not how much a repeated transfer varies.
                     let spread = model.excursions.sum_sq_dev / model.excursions.weight.max(1.0);
-                    let scale = (predictive.scale * predictive.scale + spread).sqrt();
+                    let scale = spread.sqrt().max(MIN_EXCURSION_LOG_SD);
                     (Predictive { centre: model.excursions.mean, scale, ..predictive }, recurring)
                 });
                 Judgement {
