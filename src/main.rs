@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use geoexfil::detect::pipeline::default_threads;
 use geoexfil::filter::NetworkSet;
 use geoexfil::job::JobConfig;
 use geoexfil::model::{ModelConfig, DEFAULT_MAX_PARTITIONS, DEFAULT_MIN_ANOMALOUS_BYTES};
@@ -157,6 +158,10 @@ struct DetectArgs {
     /// At most this many over values (countries, addresses, ports) are modelled.
     #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
     max_over_values: usize,
+    /// Threads that read and prepare input (parsing, filtering, GeoIP, bucket totals); the
+    /// default is one per core. Results are identical at any number.
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
     /// Print no summary.
     #[arg(long, short)]
     quiet: bool,
@@ -199,6 +204,7 @@ impl DetectArgs {
             state: self.state,
             alerts: Some(self.alerts),
             records: self.records,
+            threads: self.threads.max(1),
         })
     }
 }

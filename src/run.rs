@@ -5,14 +5,15 @@
 //! with file, line and field; all of them counted), writes alerts and records as NDJSON, saves
 //! the state and returns the summary.
 
-use crate::detect::{Detector, DetectorState, Rejection};
+use crate::detect::pipeline::run_input;
+use crate::detect::{Detector, DetectorState};
 use crate::enrich::{Enricher, GeoDb};
 use crate::filter::{FlowFilter, NetworkSet};
 use crate::job::{FlowField, JobConfig};
 use crate::model::ModelConfig;
 use crate::output::alert::{alert_document, alert_id, record_document, Provenance};
 use crate::output::summary::{render, InputReport, RunReport, SUMMARY_ALERT_ROWS};
-use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec, LineOutcome};
+use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec};
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
 use crate::skip::SkipReason;
@@ -59,6 +60,9 @@ pub struct DetectOptions {
     pub flush: bool,
     pub alerts: Option<Sink>,
     pub records: Option<Sink>,
+    /// Threads preparing batches of input; 1 does everything on the calling thread. Results
+    /// are the same at any number.
+    pub threads: usize,
 }
 
 /// What a run produced, for the caller and for tests.
@@ -393,6 +397,9 @@ fn read_input(
     };
     report.format = reader.format().to_string();
     report.resumed_after_line = lines_done;
+    // Lines an earlier run processed are read past; headers among them still set the parser
+    // up, but their records are not counted again.
+    report.lines = reader.skip_lines(lines_done);
     let mut reported = 0u64;
     let mut report_bad_line = |line: u64, message: &dyn std::fmt::Display| {
         if reported < ERROR_SAMPLES_PER_INPUT {
@@ -403,42 +410,18 @@ fn read_input(
         reported += 1;
     };
     let too_late_before = detector.counts.skipped.get(SkipReason::TooLate);
-    while let Some(item) = reader.next_item() {
-        report.lines = item.line;
-        // Lines an earlier run processed are still parsed, so that headers set the parser up,
-        // but their records are not counted again.
-        let already_done = item.line <= lines_done;
-        match item.result {
-            Ok(LineOutcome::Flow(flow)) => {
-                if !already_done {
-                    report.flows += 1;
-                    if let Err(Rejection { message: Some(message), .. }) = detector.process(*flow) {
-                        // Broken input, not a flow: counted once, as a bad line.
-                        report.flows -= 1;
-                        report.bad_lines += 1;
-                        report_bad_line(item.line, &message);
-                    }
-                    if detector.has_output() {
-                        emitter.emit(detector)?;
-                    }
-                }
-            }
-            Ok(LineOutcome::Ignored) => {}
-            Ok(LineOutcome::NotAFlow) => {
-                if !already_done {
-                    detector.skip(SkipReason::NotAFlow);
-                }
-            }
-            Err(error) => {
-                if already_done {
-                    continue;
-                }
-                report.bad_lines += 1;
-                detector.skip(error.reason);
-                report_bad_line(item.line, &error);
-            }
+    run_input(&mut reader, detector, options.threads, |detector, batch| {
+        report.lines = batch.last_line;
+        report.flows += batch.flows_read;
+        for bad in &batch.bad_lines {
+            report.bad_lines += 1;
+            report_bad_line(bad.line, &bad.message);
         }
-    }
+        if detector.has_output() {
+            emitter.emit(detector)?;
+        }
+        anyhow::Ok(())
+    })?;
     report.too_late = detector.counts.skipped.get(SkipReason::TooLate) - too_late_before;
     if report.too_late > 0 {
         warn!(

@@ -111,15 +111,30 @@ pub struct PartitionBucket {
 impl PartitionBucket {
     /// Adds one flow with its influencer values.
     pub fn add(&mut self, evidence: FlowEvidence, influencer_values: &[(FlowField, String)]) {
-        let bytes = evidence.bytes_sent;
+        let values = influencer_values.iter().map(|(field, value)| (*field, value.as_str()));
+        self.add_flow(evidence.bytes_sent, values, || evidence);
+    }
+
+    /// Adds one flow of `bytes` with its influencer values; `evidence` is called only when the
+    /// flow may be among the largest, so that most flows cost no copy of their text fields.
+    pub fn add_flow<'a>(
+        &mut self,
+        bytes: u64,
+        influencer_values: impl IntoIterator<Item = (FlowField, &'a str)>,
+        evidence: impl FnOnce() -> FlowEvidence,
+    ) {
         // Saturating: a total that reached u64::MAX is wrong either way, but must not wrap to
         // a small number that hides it.
         self.bytes_sent = self.bytes_sent.saturating_add(bytes);
         self.flow_count += 1;
         for (field, value) in influencer_values {
-            self.influencers.entry(*field).or_default().add(value, bytes);
+            self.influencers.entry(field).or_default().add(value, bytes);
         }
-        self.insert_top_flow(evidence);
+        let full = self.top_flows.len() >= TOP_FLOWS_PER_PARTITION;
+        // Ranked by bytes first: a smaller flow than the smallest kept cannot enter.
+        if !(full && self.top_flows.last().is_some_and(|last| bytes < last.bytes_sent)) {
+            self.insert_top_flow(evidence());
+        }
     }
 
     pub fn merge(&mut self, other: &PartitionBucket) {

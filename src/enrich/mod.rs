@@ -13,8 +13,10 @@
 pub mod country;
 pub mod geoip;
 
-use std::collections::{HashMap, HashSet};
+use dashmap::mapref::entry::Entry;
+use dashmap::{DashMap, DashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use geoip::{GeoDb, GeoDbError, GeoDbInfo, GeoLocation};
@@ -74,17 +76,36 @@ pub struct EnrichStats {
     pub lookup_errors: u64,
 }
 
+/// Counters behind [`EnrichStats`], shared by the pipeline's threads.
+#[derive(Debug, Default)]
+struct SharedStats {
+    lookups: AtomicU64,
+    cache_hits: AtomicU64,
+    unknown: AtomicU64,
+    from_event: AtomicU64,
+    cache_full: AtomicU64,
+    lookup_errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Locates flow destinations, remembering each address's answer.
+///
+/// One enricher serves every thread of a run: the cache is a concurrent map, and an address
+/// that two threads meet at once is looked up by one of them while the other waits for the
+/// answer, so each destination is looked up in the database once per run.
 #[derive(Debug)]
 pub struct Enricher {
     db: GeoDb,
-    cache: HashMap<IpAddr, Option<Arc<GeoLocation>>>,
+    cache: DashMap<IpAddr, Option<Arc<GeoLocation>>>,
     /// One shared copy of each distinct location, so cache entries stay small.
-    interned: HashSet<Arc<GeoLocation>>,
+    interned: DashSet<Arc<GeoLocation>>,
     cache_limit_entries: usize,
     use_event_geo: bool,
     unknown: Arc<GeoLocation>,
-    stats: EnrichStats,
+    stats: SharedStats,
 }
 
 impl Enricher {
@@ -92,12 +113,12 @@ impl Enricher {
     pub fn new(db: GeoDb) -> Enricher {
         Enricher {
             db,
-            cache: HashMap::new(),
-            interned: HashSet::new(),
+            cache: DashMap::new(),
+            interned: DashSet::new(),
             cache_limit_entries: DEFAULT_CACHE_ENTRIES,
             use_event_geo: true,
             unknown: Arc::new(unknown_location()),
-            stats: EnrichStats::default(),
+            stats: SharedStats::default(),
         }
     }
 
@@ -117,47 +138,70 @@ impl Enricher {
     }
 
     pub fn stats(&self) -> EnrichStats {
-        self.stats
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let shared = &self.stats;
+        EnrichStats {
+            lookups: read(&shared.lookups),
+            cache_hits: read(&shared.cache_hits),
+            unknown: read(&shared.unknown),
+            from_event: read(&shared.from_event),
+            cache_full: read(&shared.cache_full),
+            lookup_errors: read(&shared.lookup_errors),
+        }
     }
 
-    pub fn locate(&mut self, flow: &Flow) -> Located {
+    pub fn locate(&self, flow: &Flow) -> Located {
         if self.use_event_geo {
             if let Some(location) = flow.destination_geo.as_ref().and_then(event_location) {
-                self.stats.from_event += 1;
+                bump(&self.stats.from_event);
                 return Located { location: Arc::new(location), source: LocationSource::Event };
             }
         }
         match self.cached_lookup(canonical(flow.destination_ip)) {
             Some(location) => Located { location, source: LocationSource::Database },
             None => {
-                self.stats.unknown += 1;
+                bump(&self.stats.unknown);
                 Located { location: Arc::clone(&self.unknown), source: LocationSource::Unknown }
             }
         }
     }
 
-    fn cached_lookup(&mut self, ip: IpAddr) -> Option<Arc<GeoLocation>> {
+    fn cached_lookup(&self, ip: IpAddr) -> Option<Arc<GeoLocation>> {
         if let Some(cached) = self.cache.get(&ip) {
-            self.stats.cache_hits += 1;
+            bump(&self.stats.cache_hits);
             return cached.clone();
         }
-        self.stats.lookups += 1;
-        let found = self.db.try_lookup(ip).unwrap_or_else(|_| {
-            self.stats.lookup_errors += 1;
-            None
-        });
         if self.cache.len() >= self.cache_limit_entries {
-            self.stats.cache_full += 1;
-            return found.map(Arc::new);
+            bump(&self.stats.lookups);
+            bump(&self.stats.cache_full);
+            return self.lookup(ip).map(Arc::new);
         }
-        let shared = found.map(|location| self.intern(location));
-        self.cache.insert(ip, shared.clone());
-        shared
+        // The entry holds its shard's lock while the database is read, so a second thread
+        // asking for the same address waits for this answer instead of looking it up again.
+        match self.cache.entry(ip) {
+            Entry::Occupied(cached) => {
+                bump(&self.stats.cache_hits);
+                cached.get().clone()
+            }
+            Entry::Vacant(slot) => {
+                bump(&self.stats.lookups);
+                let shared = self.lookup(ip).map(|location| self.intern(location));
+                slot.insert(shared.clone());
+                shared
+            }
+        }
     }
 
-    fn intern(&mut self, location: GeoLocation) -> Arc<GeoLocation> {
+    fn lookup(&self, ip: IpAddr) -> Option<GeoLocation> {
+        self.db.try_lookup(ip).unwrap_or_else(|_| {
+            bump(&self.stats.lookup_errors);
+            None
+        })
+    }
+
+    fn intern(&self, location: GeoLocation) -> Arc<GeoLocation> {
         if let Some(shared) = self.interned.get(&location) {
-            return Arc::clone(shared);
+            return Arc::clone(&shared);
         }
         let shared = Arc::new(location);
         self.interned.insert(Arc::clone(&shared));
@@ -214,7 +258,7 @@ mod tests {
 
     #[test]
     fn destination_without_a_record_gets_the_unknown_location() {
-        let mut enricher = Enricher::new(GeoDb::open(fixture("GeoIP2-City-Test.mmdb")).unwrap());
+        let enricher = Enricher::new(GeoDb::open(fixture("GeoIP2-City-Test.mmdb")).unwrap());
         let located = enricher.locate(&flow_to("8.8.8.8"));
         assert!(located.is_unknown());
         assert_eq!(located.location.country_iso_code, "ZZ");
@@ -226,7 +270,7 @@ mod tests {
 
     #[test]
     fn database_location_for_a_public_destination() {
-        let mut enricher = embedded();
+        let enricher = embedded();
         let located = enricher.locate(&flow_to("8.8.8.8"));
         assert_eq!(located.source, LocationSource::Database);
         assert_eq!(*located.location, GeoLocation::from_country_code("US"));
@@ -237,7 +281,7 @@ mod tests {
         let mut flow = flow_to("8.8.8.8");
         flow.destination_geo =
             Some(GeoFields { city_name: Some("Stockholm".to_string()), ..geo("se") });
-        let mut enricher = embedded();
+        let enricher = embedded();
         let located = enricher.locate(&flow);
         assert_eq!(located.source, LocationSource::Event);
         assert_eq!(
@@ -269,7 +313,7 @@ mod tests {
     fn event_geo_is_re_resolved_when_asked_or_without_a_country() {
         let mut flow = flow_to("8.8.8.8");
         flow.destination_geo = Some(geo("SE"));
-        let mut enricher = embedded().with_event_geo(false);
+        let enricher = embedded().with_event_geo(false);
         let located = enricher.locate(&flow);
         assert_eq!(located.source, LocationSource::Database);
         assert_eq!(located.location.country_iso_code, "US");
@@ -282,7 +326,7 @@ mod tests {
 
     #[test]
     fn repeated_destinations_are_answered_from_the_cache() {
-        let mut enricher = embedded();
+        let enricher = embedded();
         for destination in
             ["8.8.8.8", "8.8.8.8", "::ffff:8.8.8.8", "1.1.1.1", "10.9.9.9", "10.9.9.9"]
         {
@@ -295,7 +339,7 @@ mod tests {
 
     #[test]
     fn equal_locations_share_one_copy() {
-        let mut enricher = embedded();
+        let enricher = embedded();
         let first = enricher.locate(&flow_to("8.8.8.8")).location;
         let second = enricher.locate(&flow_to("8.8.4.4")).location;
         assert!(Arc::ptr_eq(&first, &second));
@@ -303,7 +347,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_stops_caching_and_says_so() {
-        let mut enricher = embedded().with_cache_limit(1);
+        let enricher = embedded().with_cache_limit(1);
         for destination in ["8.8.8.8", "1.1.1.1", "1.1.1.1", "8.8.8.8"] {
             assert_eq!(enricher.locate(&flow_to(destination)).source, LocationSource::Database);
         }

@@ -75,8 +75,10 @@ impl HostBaselines {
     }
 
     /// Judges the largest senders of one bucket of one over value; returns the most surprising.
+    /// `new_pair` is [`new_pair_belief`](Self::new_pair_belief), computed once per bucket.
     pub fn evidence(
         &self,
+        new_pair: &NormalInverseGamma,
         over_value: &str,
         partition: &PartitionBucket,
         keep_per_sec: f64,
@@ -87,7 +89,6 @@ impl HostBaselines {
         if senders.is_empty() {
             return None;
         }
-        let new_pair = self.new_pairs.first_seen_belief();
         senders
             .into_iter()
             .take(HOSTS_EXAMINED)
@@ -100,7 +101,7 @@ impl HostBaselines {
                         let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
                         let mut volume = pair.volume;
                         volume.forget(keep_per_sec.powf(elapsed));
-                        let prior = young_prior(&new_pair, pooled_within_variance);
+                        let prior = young_prior(new_pair, pooled_within_variance);
                         let predictive = prior.updated(&volume).predictive();
                         let typical = bytes_from_log(predictive.centre).round();
                         let tail = (2.0 * predictive.upper_tail(log_bytes)).min(1.0);
@@ -118,6 +119,11 @@ impl HostBaselines {
                 }
             })
             .min_by(|a, b| a.probability.total_cmp(&b.probability))
+    }
+
+    /// What a (host, destination) pair carries in the bucket where it first appears.
+    pub fn new_pair_belief(&self) -> NormalInverseGamma {
+        self.new_pairs.first_seen_belief()
     }
 
     /// How many host tests a bucket makes: up to [`HOSTS_EXAMINED`] senders for each over value.

@@ -529,12 +529,14 @@ impl ModelSet {
         let first_windows = self.first_window_beliefs();
         let floor = self.config.min_anomalous_bytes;
         let no_windows = window::WindowState::default();
+        let new_pair = self.hosts.new_pair_belief();
         let mut records = Vec::with_capacity(bucket.partitions.len());
         for (over_value, partition) in &bucket.partitions {
             let judgement =
                 self.judgement(&first_seen, &partition_prior, over_value, bucket.bucket_start_secs);
             let country_probability = judgement.probability(partition.bytes_sent);
             let mut host_evidence = self.hosts.evidence(
+                &new_pair,
                 over_value,
                 partition,
                 keep_per_sec,

@@ -73,7 +73,7 @@ impl Columns {
 }
 
 /// Reads one Argus file; it remembers the column order from the header.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ArgusParser {
     columns: Option<Result<Columns, ParseError>>,
 }
@@ -137,6 +137,18 @@ fn read_record(columns: &Columns, line: &str) -> Result<LineOutcome, ParseError>
 }
 
 impl RecordParser for ArgusParser {
+    fn fork(&self) -> Box<dyn RecordParser> {
+        Box::new(self.clone())
+    }
+
+    /// The first non-empty line is the header, and a header repeated mid-file restarts the
+    /// column order.
+    fn is_state_line(&self, line: &[u8]) -> bool {
+        let text = line.trim_ascii_start();
+        (self.columns.is_none() && !text.trim_ascii_end().is_empty())
+            || text.starts_with(START_TIME.as_bytes())
+    }
+
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
         if line.trim().is_empty() {
             return Ok(LineOutcome::Ignored);

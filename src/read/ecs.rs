@@ -21,7 +21,7 @@ const DESTINATION_IP: &str = "destination.ip";
 const TIMESTAMP: &str = "@timestamp";
 
 /// Reads ECS NDJSON lines; it keeps no state between lines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct EcsParser;
 
 impl EcsParser {
@@ -56,6 +56,10 @@ fn destination_geo(event: &Object) -> Result<Option<GeoFields>, ParseError> {
 }
 
 impl RecordParser for EcsParser {
+    fn fork(&self) -> Box<dyn RecordParser> {
+        Box::new(self.clone())
+    }
+
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
         if line.trim().is_empty() {
             return Ok(LineOutcome::Ignored);

@@ -112,8 +112,22 @@ impl fmt::Display for ParseError {
 
 /// A parser for one format. It may keep state between lines (the Zeek header, the Argus
 /// column order), so one parser serves one input file.
+///
+/// *State lines* are the lines that change that state (headers). The parallel pipeline reads
+/// an input in batches of lines parsed on different threads: the thread that cuts the batches
+/// feeds every state line to its own parser and hands each batch a [`fork`](Self::fork) of it,
+/// so that every line is parsed as a single parser reading the whole input would parse it.
 pub trait RecordParser: Send {
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError>;
+
+    /// A copy of this parser in its current state.
+    fn fork(&self) -> Box<dyn RecordParser>;
+
+    /// True when `line` may change how later lines are parsed. Formats without headers keep
+    /// the default: no line does.
+    fn is_state_line(&self, _line: &[u8]) -> bool {
+        false
+    }
 }
 
 pub mod argus;

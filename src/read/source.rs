@@ -198,13 +198,23 @@ enum Sniffed {
 /// [`MAX_LINE_BYTES`] of it.
 fn read_raw_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<RawLine> {
     buf.clear();
+    append_raw_line(reader, buf)
+}
+
+/// Appends a line to `buf` without its newline. A line that is too long, or that a read error
+/// cut short, leaves `buf` as it was.
+fn append_raw_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<RawLine> {
+    let start = buf.len();
     let mut started = false;
     let mut too_long = false;
     loop {
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
+            Err(error) => {
+                buf.truncate(start);
+                return Err(error);
+            }
         };
         if chunk.is_empty() {
             return Ok(match (started, too_long) {
@@ -214,12 +224,12 @@ fn read_raw_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<RawL
             });
         }
         started = true;
-        let newline = chunk.iter().position(|&byte| byte == b'\n');
+        let newline = memchr::memchr(b'\n', chunk);
         let content = &chunk[..newline.unwrap_or(chunk.len())];
         if !too_long {
-            if buf.len() + content.len() > MAX_LINE_BYTES {
+            if buf.len() - start + content.len() > MAX_LINE_BYTES {
                 too_long = true;
-                buf.clear();
+                buf.truncate(start);
             } else {
                 buf.extend_from_slice(content);
             }
@@ -276,6 +286,66 @@ fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRe
         Ok(Box::new(BufReader::new(MultiGzDecoder::new(joined))))
     } else {
         Ok(Box::new(BufReader::new(joined)))
+    }
+}
+
+/// A batch holds at most this many lines. Batches are the unit of work of the parallel
+/// pipeline: large enough that handing one to a thread costs little against parsing it, small
+/// enough that a few per thread in flight keep memory in the megabytes. The batches an input
+/// is cut into do not depend on the number of threads, which is what makes results identical
+/// at any thread count.
+pub const BATCH_LINES: usize = 4096;
+
+/// A batch is closed once its text passes this many bytes, so that long lines (JSON events)
+/// make batches of a similar size in bytes to short ones.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Where one physical line of a [`LineBatch`] is.
+#[derive(Debug, Clone, Copy)]
+enum BatchLine {
+    /// The line's bytes are `text[start..end]`.
+    Text { start: usize, end: usize },
+    /// The line exceeded [`MAX_LINE_BYTES`] and was not kept.
+    TooLong,
+}
+
+/// Consecutive physical lines of one input, with a parser in the state it had before the
+/// first of them, so that the batch can be parsed on any thread.
+pub struct LineBatch {
+    /// Number of the batch's first line, 1-based.
+    first_line: u64,
+    text: Vec<u8>,
+    lines: Vec<BatchLine>,
+    /// A read error that ended the input after these lines; it counts as one more line.
+    failure: Option<ParseError>,
+    parser: Box<dyn RecordParser>,
+}
+
+impl LineBatch {
+    /// Physical lines in the batch, counting a read failure as one.
+    pub fn line_count(&self) -> u64 {
+        self.lines.len() as u64 + u64::from(self.failure.is_some())
+    }
+
+    /// Number of the batch's last line (0 for an empty batch at the start of an input).
+    pub fn last_line(&self) -> u64 {
+        self.first_line + self.line_count() - 1
+    }
+
+    /// Parses the lines in order, giving each line's number and outcome to `each`.
+    pub fn parse(mut self, mut each: impl FnMut(u64, Result<LineOutcome, ParseError>)) {
+        for (index, line) in self.lines.iter().enumerate() {
+            let result = match *line {
+                BatchLine::Text { start, end } => {
+                    line_text(&self.text[start..end]).and_then(|text| self.parser.parse_line(text))
+                }
+                BatchLine::TooLong => Err(too_long_error()),
+            };
+            each(self.first_line + index as u64, result);
+        }
+        if let Some(failure) = self.failure.take() {
+            each(self.first_line + self.lines.len() as u64, Err(failure));
+        }
     }
 }
 
@@ -369,6 +439,97 @@ impl InputReader {
         };
         self.line += 1;
         Some(ReadItem { line: self.line, result })
+    }
+}
+
+impl InputReader {
+    /// Reads the first `count` lines without handing them out, as for lines an earlier run
+    /// processed; headers among them still set the parser up. Returns the lines skipped.
+    pub fn skip_lines(&mut self, count: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < count && !self.finished {
+            match self.replay.pop_front() {
+                Some(Sniffed::Line(bytes)) => self.feed_state_line(&bytes),
+                Some(Sniffed::TooLong) => {}
+                Some(Sniffed::Failed(_)) => {
+                    self.finished = true;
+                }
+                None => match read_raw_line(self.input.as_mut(), &mut self.buffer) {
+                    Ok(RawLine::Complete) => {
+                        let line = std::mem::take(&mut self.buffer);
+                        self.feed_state_line(&line);
+                        self.buffer = line;
+                    }
+                    Ok(RawLine::TooLong) => {}
+                    Ok(RawLine::End) | Err(_) => {
+                        self.finished = true;
+                        continue;
+                    }
+                },
+            }
+            skipped += 1;
+            self.line += 1;
+        }
+        skipped
+    }
+
+    /// Lets this reader's parser see a header, so that the parsers it forks for later batches
+    /// know it.
+    fn feed_state_line(&mut self, bytes: &[u8]) {
+        if self.parser.is_state_line(bytes) {
+            if let Ok(text) = line_text(bytes) {
+                // The outcome is reported when the batch holding the line is parsed.
+                let _ = self.parser.parse_line(text);
+            }
+        }
+    }
+
+    /// The next batch of at most [`BATCH_LINES`] lines, or `None` at the end of the input.
+    pub fn next_batch(&mut self) -> Option<LineBatch> {
+        if self.finished {
+            return None;
+        }
+        let mut batch = LineBatch {
+            first_line: self.line + 1,
+            text: Vec::new(),
+            lines: Vec::new(),
+            failure: None,
+            parser: self.parser.fork(),
+        };
+        while batch.lines.len() < BATCH_LINES && batch.text.len() < BATCH_BYTES {
+            let start = batch.text.len();
+            let outcome = match self.replay.pop_front() {
+                Some(Sniffed::Line(bytes)) => {
+                    batch.text.extend_from_slice(&bytes);
+                    Ok(RawLine::Complete)
+                }
+                Some(Sniffed::TooLong) => Ok(RawLine::TooLong),
+                Some(Sniffed::Failed(error)) => Err(error),
+                None => append_raw_line(self.input.as_mut(), &mut batch.text),
+            };
+            match outcome {
+                Ok(RawLine::Complete) => {
+                    let end = batch.text.len();
+                    if self.parser.is_state_line(&batch.text[start..end]) {
+                        let line = batch.text[start..end].to_vec();
+                        self.feed_state_line(&line);
+                    }
+                    batch.lines.push(BatchLine::Text { start, end });
+                }
+                Ok(RawLine::TooLong) => batch.lines.push(BatchLine::TooLong),
+                Ok(RawLine::End) => {
+                    self.finished = true;
+                    break;
+                }
+                Err(error) => {
+                    self.finished = true;
+                    batch.failure = Some(read_failure(&error));
+                    break;
+                }
+            }
+        }
+        self.line += batch.line_count();
+        (batch.line_count() > 0).then_some(batch)
     }
 }
 

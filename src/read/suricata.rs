@@ -18,7 +18,7 @@ const SRC_IP: &str = "src_ip";
 const DEST_IP: &str = "dest_ip";
 
 /// Reads Suricata EVE lines; it keeps no state between lines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SuricataParser;
 
 impl SuricataParser {
@@ -28,6 +28,10 @@ impl SuricataParser {
 }
 
 impl RecordParser for SuricataParser {
+    fn fork(&self) -> Box<dyn RecordParser> {
+        Box::new(self.clone())
+    }
+
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
         if line.trim().is_empty() {
             return Ok(LineOutcome::Ignored);

@@ -14,7 +14,7 @@ use crate::read::zeek::{self, ZeekConn};
 use crate::read::{LineOutcome, ParseError, RecordParser};
 
 /// Reads Zeek conn.log JSON lines; it keeps no state between lines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ZeekJsonParser;
 
 impl ZeekJsonParser {
@@ -24,6 +24,10 @@ impl ZeekJsonParser {
 }
 
 impl RecordParser for ZeekJsonParser {
+    fn fork(&self) -> Box<dyn RecordParser> {
+        Box::new(self.clone())
+    }
+
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
         if line.trim().is_empty() {
             return Ok(LineOutcome::Ignored);

@@ -80,7 +80,7 @@ impl Columns {
 }
 
 /// Reads one Zeek TSV file; it remembers the header it has seen.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ZeekTsvParser {
     markers: Markers,
     columns: Option<Result<Columns, ParseError>>,
@@ -140,7 +140,16 @@ impl ZeekTsvParser {
                 return Err(ParseError { message: message.to_string(), ..missing("#fields") });
             }
         };
-        let values: Vec<&str> = line.split(self.markers.separator.as_str()).collect();
+        // A one-character separator (TAB, always in practice) is searched for with memchr,
+        // several times faster than the general substring search.
+        let separator = self.markers.separator.as_str();
+        let mut values: Vec<&str> = Vec::with_capacity(columns.count);
+        match separator.chars().next() {
+            Some(single) if separator.len() == single.len_utf8() => {
+                values.extend(line.split(single))
+            }
+            _ => values.extend(line.split(separator)),
+        }
         if values.len() != columns.count {
             let message = format!(
                 "expected {} columns as named by `#fields`, found {}",
@@ -181,6 +190,15 @@ impl ZeekTsvParser {
 }
 
 impl RecordParser for ZeekTsvParser {
+    fn fork(&self) -> Box<dyn RecordParser> {
+        Box::new(self.clone())
+    }
+
+    /// Every header line starts with `#`; data lines never do.
+    fn is_state_line(&self, line: &[u8]) -> bool {
+        line.first() == Some(&b'#')
+    }
+
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
         if line.trim().is_empty() {
             Ok(LineOutcome::Ignored)

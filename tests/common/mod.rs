@@ -32,6 +32,8 @@ pub fn default_options(inputs: &[&Path]) -> DetectOptions {
         flush: true,
         alerts: None,
         records: None,
+        // More than one, so that every test also runs the parallel pipeline.
+        threads: 2,
     }
 }
 

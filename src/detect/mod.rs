@@ -1,13 +1,18 @@
-//! The detector: one flow at a time through normalise -> filter -> enrich -> bucket, and each
-//! closed bucket through model -> score -> rule.
+//! The detector: flows through normalise -> filter -> enrich -> bucket, and each closed bucket
+//! through model -> score -> rule.
 //!
-//! [`Detector`] holds every piece of state a run needs and does no I/O: the caller feeds it
-//! flows (and skip reasons for lines it could not read), then collects the records and alerts it
-//! produced. Its persistent part, [`DetectorState`], is what the state database saves between
-//! runs.
+//! [`Detector`] holds every piece of state a run needs and does no I/O. The caller feeds it
+//! either one flow at a time ([`Detector::process`]) or whole batches of lines, prepared on any
+//! thread by [`prepare`] and *folded* into the detector in input order ([`Detector::fold`]);
+//! [`pipeline`] runs the batches of one input on several threads. Then the caller collects
+//! the records and alerts produced. Its persistent part, [`DetectorState`], is what the state
+//! database saves between runs.
+
+pub mod pipeline;
+pub mod prepare;
 
 use crate::bucket::clock::{Admission, BucketClock};
-use crate::bucket::{BucketAggregate, FlowEvidence};
+use crate::bucket::BucketAggregate;
 use crate::enrich::{Enricher, Located};
 use crate::filter::FlowFilter;
 use crate::flow::{Flow, MICROS_PER_SEC};
@@ -17,7 +22,9 @@ use crate::normalise::Normaliser;
 use crate::rule::{Alerted, RuleConfig, RuleReplay};
 use crate::score::record::AnomalyRecord;
 use crate::skip::{SkipCounts, SkipReason};
+use prepare::{PreparedBatch, Preparer};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The part of a detector that outlives a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,12 +84,9 @@ pub struct RunCounts {
 /// Runs flows through the pipeline.
 pub struct Detector {
     pub state: DetectorState,
-    filter: FlowFilter,
-    enricher: Enricher,
-    normaliser: Normaliser,
-    /// Flows whose time lies beyond this are rejected as bad timestamps; see
-    /// [`Detector::with_latest_plausible_secs`].
-    latest_plausible_secs: Option<i64>,
+    /// The stateless steps, shared with the pipeline's threads.
+    preparer: Arc<Preparer>,
+    pub(crate) normaliser: Normaliser,
     pub counts: RunCounts,
     /// Records with a score above zero, not yet collected by the caller.
     records: Vec<AnomalyRecord>,
@@ -95,12 +99,11 @@ impl Detector {
     pub fn new(state: DetectorState, filter: FlowFilter, enricher: Enricher) -> Detector {
         let mut state = state;
         state.clock.begin_run();
+        let job = state.job.clone();
         Detector {
             state,
-            filter,
-            enricher,
+            preparer: Arc::new(Preparer { filter, enricher, job, latest_plausible_secs: None }),
             normaliser: Normaliser::default(),
-            latest_plausible_secs: None,
             counts: RunCounts::default(),
             records: Vec::new(),
             alerts: Vec::new(),
@@ -112,7 +115,9 @@ impl Detector {
     /// dated years ahead would close every open bucket and, saved in the state, make all real
     /// data look late from then on; the caller passes the wall-clock time plus a margin.
     pub fn with_latest_plausible_secs(mut self, secs: i64) -> Detector {
-        self.latest_plausible_secs = Some(secs);
+        Arc::get_mut(&mut self.preparer)
+            .expect("the preparer is shared only while a pipeline runs")
+            .latest_plausible_secs = Some(secs);
         self
     }
 
@@ -129,7 +134,12 @@ impl Detector {
     }
 
     pub fn enricher(&self) -> &Enricher {
-        &self.enricher
+        &self.preparer.enricher
+    }
+
+    /// The stateless steps, for the threads that prepare batches.
+    pub fn preparer(&self) -> Arc<Preparer> {
+        Arc::clone(&self.preparer)
     }
 
     /// Counts an input line that could not become a flow.
@@ -152,69 +162,76 @@ impl Detector {
     }
 
     fn admit(&mut self, flow: &mut Flow) -> Result<(), Rejection> {
-        let event_secs = flow.event_micros().div_euclid(MICROS_PER_SEC);
-        if self.latest_plausible_secs.is_some_and(|latest| event_secs > latest) {
-            return Err(Rejection {
-                reason: SkipReason::BadTimestamp,
-                message: Some(format!(
-                    "flow time {} lies in the future; check the sensor's clock",
-                    crate::output::units::iso_time(event_secs)
-                )),
-            });
-        }
-        if let Some(bytes) = flow.bytes_sent.filter(|&b| b > MAX_FLOW_BYTES) {
-            return Err(Rejection {
-                reason: SkipReason::BadValue,
-                message: Some(format!(
-                    "bytes sent {bytes} is more than any single flow carries (limit \
-                     {MAX_FLOW_BYTES}); a sensor glitch"
-                )),
-            });
-        }
+        self.preparer.check_plausible(flow)?;
         self.normaliser.normalise(flow)?;
-        self.filter.check(flow)?;
+        self.preparer.filter.check(flow)?;
+        let event_secs = flow.event_micros().div_euclid(MICROS_PER_SEC);
         let bucket_start = match self.state.clock.admit(event_secs) {
             Admission::Open(start) => start,
             Admission::TooLate => return Err(SkipReason::TooLate.into()),
             Admission::AlreadyProcessed => return Err(SkipReason::AlreadyProcessed.into()),
         };
-        let located = self.enricher.locate(flow);
-        let job = &self.state.job;
-        let Some(over_value) = field_value(job.over_field, flow, &located) else {
+        let Some(keyed) = self.preparer.key(flow) else {
             return Err(SkipReason::OverFieldMissing.into());
         };
-        let influencer_values: Vec<(FlowField, String)> = job
-            .influencers
-            .iter()
-            .filter_map(|&field| field_value(field, flow, &located).map(|v| (field, v)))
-            .collect();
-        let bytes_sent = flow.bytes_sent.unwrap_or(0);
-        let evidence = FlowEvidence {
-            start_micros: flow.start_micros,
-            source_ip: flow.source_ip,
-            destination_ip: flow.destination_ip,
-            destination_port: flow.destination_port,
-            transport: flow.transport.clone(),
-            bytes_sent,
-            host_name: flow.host_name.clone(),
-            process_name: flow.process_name.clone(),
-        };
+        let bytes_sent = keyed.evidence.bytes_sent;
         self.state
             .clock
             .bucket_mut(bucket_start)
-            .partition_mut(&over_value)
-            .add(evidence, &influencer_values);
-        self.counts.flows_counted += 1;
-        self.counts.bytes_counted = self.counts.bytes_counted.saturating_add(bytes_sent);
-        self.counts.first_event_secs =
-            Some(self.counts.first_event_secs.map_or(event_secs, |t| t.min(event_secs)));
-        self.counts.last_event_secs =
-            Some(self.counts.last_event_secs.map_or(event_secs, |t| t.max(event_secs)));
+            .partition_mut(&keyed.over_value)
+            .add(keyed.evidence, &keyed.influencer_values);
+        self.count_flows(1, bytes_sent, event_secs, event_secs);
         // The clock moves only with counted flows, so that stray timestamps on records that are
         // skipped anyway cannot close buckets early.
         let closed = self.state.clock.advance(event_secs);
         self.score(closed);
         Ok(())
+    }
+
+    fn count_flows(&mut self, flows: u64, bytes: u64, first_secs: i64, last_secs: i64) {
+        let counts = &mut self.counts;
+        counts.flows_counted += flows;
+        counts.bytes_counted = counts.bytes_counted.saturating_add(bytes);
+        counts.first_event_secs =
+            Some(counts.first_event_secs.map_or(first_secs, |t| t.min(first_secs)));
+        counts.last_event_secs =
+            Some(counts.last_event_secs.map_or(last_secs, |t| t.max(last_secs)));
+    }
+
+    /// Folds a prepared batch in: the batch's partial aggregates join their buckets unless the
+    /// clock has closed them (see [`prepare`] for why this decides every flow as
+    /// [`process`](Self::process) would), then the clock moves to the batch's newest counted
+    /// flow and the buckets that closes are scored. Batches of one input must be folded in
+    /// input order. The bad lines are left in the batch for the caller to report.
+    pub fn fold(&mut self, batch: &mut PreparedBatch) {
+        self.counts.flows_read += batch.flows_read;
+        self.counts.skipped.merge(&batch.skipped);
+        let mut newest: Option<i64> = None;
+        for (start, partial) in std::mem::take(&mut batch.partials) {
+            match self.state.clock.admit(start) {
+                Admission::AlreadyProcessed => {
+                    self.counts.skipped.add_n(SkipReason::AlreadyProcessed, partial.all_flows());
+                }
+                Admission::TooLate => {
+                    self.counts.skipped.add_n(SkipReason::TooLate, partial.all_flows());
+                }
+                Admission::Open(_) => {
+                    self.counts.skipped.add_n(SkipReason::TooLate, partial.late_flows);
+                    let missing = partial.over_field_missing;
+                    self.counts.skipped.add_n(SkipReason::OverFieldMissing, missing);
+                    if partial.flows > 0 {
+                        let (first, last) = (partial.first_event_secs, partial.last_event_secs);
+                        self.count_flows(partial.flows, partial.bytes_sent, first, last);
+                        newest = Some(newest.map_or(last, |t| t.max(last)));
+                        self.state.clock.bucket_mut(start).merge(&partial.aggregate);
+                    }
+                }
+            }
+        }
+        if let Some(newest) = newest {
+            let closed = self.state.clock.advance(newest);
+            self.score(closed);
+        }
     }
 
     fn score(&mut self, closed: Vec<BucketAggregate>) {
@@ -268,19 +285,46 @@ impl Detector {
 
 /// The value of a job field for a located flow, if it has one.
 pub fn field_value(field: FlowField, flow: &Flow, located: &Located) -> Option<String> {
+    let mut text = String::new();
+    write_field_value(field, flow, located, &mut text).then_some(text)
+}
+
+/// Writes the value of a job field for a located flow into `out` (cleared first); false when
+/// the flow has no value for it. Reusing `out` keeps keying a flow free of allocations.
+pub fn write_field_value(
+    field: FlowField,
+    flow: &Flow,
+    located: &Located,
+    out: &mut String,
+) -> bool {
+    use std::fmt::Write;
+    out.clear();
     let location = &located.location;
-    let non_empty = |s: &Option<String>| s.as_ref().filter(|v| !v.is_empty()).cloned();
+    let mut text = |value: &Option<String>| match value.as_deref().filter(|v| !v.is_empty()) {
+        Some(value) => {
+            out.push_str(value);
+            true
+        }
+        None => false,
+    };
     match field {
-        FlowField::CountryIsoCode => Some(location.country_iso_code.clone()),
-        FlowField::CountryName => non_empty(&location.country_name),
-        FlowField::ContinentName => non_empty(&location.continent_name),
-        FlowField::RegionName => non_empty(&location.region_name),
-        FlowField::CityName => non_empty(&location.city_name),
-        FlowField::DestinationIp => Some(flow.destination_ip.to_string()),
-        FlowField::DestinationPort => flow.destination_port.map(|p| p.to_string()),
-        FlowField::SourceIp => Some(flow.source_ip.to_string()),
-        FlowField::HostName => non_empty(&flow.host_name),
-        FlowField::UserName => non_empty(&flow.user_name),
-        FlowField::ProcessName => non_empty(&flow.process_name),
+        FlowField::CountryIsoCode => {
+            out.push_str(&location.country_iso_code);
+            true
+        }
+        FlowField::CountryName => text(&location.country_name),
+        FlowField::ContinentName => text(&location.continent_name),
+        FlowField::RegionName => text(&location.region_name),
+        FlowField::CityName => text(&location.city_name),
+        FlowField::HostName => text(&flow.host_name),
+        FlowField::UserName => text(&flow.user_name),
+        FlowField::ProcessName => text(&flow.process_name),
+        // Writing to a String cannot fail.
+        FlowField::DestinationIp => write!(out, "{}", flow.destination_ip).is_ok(),
+        FlowField::SourceIp => write!(out, "{}", flow.source_ip).is_ok(),
+        FlowField::DestinationPort => match flow.destination_port {
+            Some(port) => write!(out, "{port}").is_ok(),
+            None => false,
+        },
     }
 }
