@@ -69,6 +69,12 @@ fn parse_duration_secs(text: &str) -> Result<i64, String> {
     i64::try_from(duration.as_secs()).map_err(|_| "duration too long".to_string())
 }
 
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize =
+        text.parse().map_err(|e| format!("{e}; write a size such as 512MiB, 2GiB or 1000000"))?;
+    Ok(size.as_u64())
+}
+
 fn parse_format(text: &str) -> Result<InputFormat, String> {
     InputFormat::from_name(text).ok_or_else(|| {
         let names: Vec<&str> = InputFormat::ALL.iter().map(|f| f.as_str()).collect();
@@ -158,6 +164,10 @@ struct DetectArgs {
     /// At most this many over values (countries, addresses, ports) are modelled.
     #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
     max_over_values: usize,
+    /// Memory for all baselines and (host, destination) pairs, e.g. 512MiB or 4GiB. Past it,
+    /// new over values are judged without a baseline of their own, and the summary says so.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    max_model_memory: u64,
     /// Threads that read and prepare input (parsing, filtering, GeoIP, bucket totals); the
     /// default is one per core. Results are identical at any number.
     #[arg(long, default_value_t = default_threads())]
@@ -186,6 +196,7 @@ impl DetectArgs {
             job,
             model: ModelConfig {
                 max_partitions: self.max_over_values,
+                max_model_bytes: self.max_model_memory,
                 learning_period_secs: self.learning_period,
                 min_anomalous_bytes: self.min_anomalous_bytes,
                 ..ModelConfig::default()

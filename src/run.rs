@@ -254,6 +254,11 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         over_values: detector.state.models.partitions.len(),
         untracked_over_values: detector.state.models.untracked_values,
         max_over_values: detector.state.models.config.max_partitions,
+        untracked_sample: &detector.state.models.untracked_sample,
+        memory_limit: detector.state.models.memory_limit_reached.then(|| {
+            let models = &detector.state.models;
+            (models.config.max_model_bytes, models.footprint().total_bytes())
+        }),
         open_buckets: detector.state.clock.open_bucket_count(),
         records_written: emitter.record_count,
         best_record: emitter.best_record.as_ref(),

@@ -6,6 +6,13 @@
 //! largest flows as evidence. Aggregates are plain sums, so partial aggregates built on different
 //! threads or machines [`merge`](BucketAggregate::merge) into the same totals in any order.
 //!
+//! One exception: past [`MAX_INFLUENCER_VALUES`] values of one influencer field, each partial
+//! pools its smallest values, so which values end up pooled, and how many bytes a value keeps
+//! by name, can depend on how the flows were split (totals, flow counts and the largest flows
+//! never do). A run cuts its input into the same batches at any thread count, so its results
+//! do not depend on the number of threads; shards split differently could differ in those
+//! pooled bytes.
+//!
 //! [`clock`] decides when a bucket is complete: by event time, never by the end of a file.
 
 pub mod clock;
@@ -205,6 +212,7 @@ impl BucketAggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::{Just, Strategy};
 
     fn evidence(bytes: u64, last_octet: u8) -> FlowEvidence {
         FlowEvidence {
@@ -265,6 +273,32 @@ mod tests {
         assert_eq!(totals.overflow_bytes, (1000..1010).sum::<u64>());
         assert!(totals.bytes_by_value.contains_key("v00521"));
         assert!(!totals.bytes_by_value.contains_key("v00009"));
+    }
+
+    proptest::proptest! {
+        /// Any split of the flows into partial aggregates, merged in any order, gives the
+        /// aggregate of all flows: totals, influencer bytes and the largest flows alike.
+        #[test]
+        fn partial_aggregates_merge_in_any_order_to_the_same_aggregate(
+            flows in proptest::collection::vec((0usize..4, 0u64..5_000_000, 1u8..40), 0..300),
+            shard_of in proptest::collection::vec(0usize..5, 300),
+            order in Just((0usize..5).collect::<Vec<_>>()).prop_shuffle(),
+        ) {
+            const COUNTRIES: [&str; 4] = ["US", "NL", "CN", "BR"];
+            let mut whole = BucketAggregate::new(0);
+            let mut shards = vec![BucketAggregate::new(0); 5];
+            for (i, &(country, bytes, host)) in flows.iter().enumerate() {
+                add(&mut whole, COUNTRIES[country], bytes, host);
+                add(&mut shards[shard_of[i]], COUNTRIES[country], bytes, host);
+            }
+            let mut merged = BucketAggregate::new(0);
+            for &shard in &order {
+                merged.merge(&shards[shard]);
+            }
+            proptest::prop_assert_eq!(&merged, &whole);
+            let sum: u64 = flows.iter().map(|&(_, bytes, _)| bytes).sum();
+            proptest::prop_assert_eq!(merged.total_bytes(), sum);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!
 //! Hosts are identified by source address, the one host field every format has.
 
+use super::footprint;
 use super::stats::{bytes_from_log, log_volume, NormalInverseGamma, WeightedMoments};
 use super::PopulationModel;
 use crate::bucket::PartitionBucket;
@@ -143,6 +144,9 @@ impl HostBaselines {
 
     /// Learns every sender of one bucket of one over value; `weight` is the update weight the
     /// record's probability earned, so that an exfiltration barely teaches its pair.
+    /// `model_bytes` is the model's footprint so far, grown by the pairs added. Returns true
+    /// when the memory limit turned a new pair away.
+    #[allow(clippy::too_many_arguments)]
     pub fn learn(
         &mut self,
         over_value: &str,
@@ -150,17 +154,26 @@ impl HostBaselines {
         bucket_start_secs: i64,
         keep_per_sec: f64,
         weight: f64,
-        max_pairs: usize,
-    ) {
+        limits: PairLimits,
+        model_bytes: &mut usize,
+    ) -> bool {
+        let mut turned_away_by_memory = false;
         for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
             let log_bytes = log_volume(bytes as f64);
             let known = self.pair(host, over_value).is_some();
             if !known {
                 self.new_pairs.record_first_appearance(log_bytes, weight);
-                if self.pair_count >= max_pairs {
+                let mut new_bytes = footprint::pair_bytes(over_value);
+                if !self.pairs.contains_key(host) {
+                    new_bytes += footprint::host_bytes(host);
+                }
+                let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
+                if over_memory || self.pair_count >= limits.max_pairs {
+                    turned_away_by_memory |= over_memory;
                     self.untracked_pairs += 1;
                     continue;
                 }
+                *model_bytes += new_bytes;
                 self.pair_count += 1;
             }
             let pair = self
@@ -180,7 +193,15 @@ impl HostBaselines {
             pair.volume.add(log_bytes, weight);
             pair.active_buckets += 1;
         }
+        turned_away_by_memory
     }
+}
+
+/// Limits on remembered pairs: their number, and the memory of all model state.
+#[derive(Debug, Clone, Copy)]
+pub struct PairLimits {
+    pub max_pairs: usize,
+    pub max_model_bytes: u64,
 }
 
 /// Certainty of a young pair's prior about its spread: two buckets' worth, so that the pair's

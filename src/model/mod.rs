@@ -39,6 +39,7 @@
 //! never anomalous, in a bucket or in a window: the tool looks for data leaving, and a few
 //! hundred kilobytes to an unusual place is web browsing, not a loss worth an analyst's time.
 
+pub mod footprint;
 pub mod host;
 pub mod season;
 pub mod series;
@@ -124,7 +125,21 @@ pub struct ModelConfig {
     /// Bucket and window totals below this many bytes are never anomalous.
     #[serde(default = "default_min_anomalous_bytes")]
     pub min_anomalous_bytes: u64,
+    /// Limit on the memory of all baselines and pairs (see [`footprint`]).
+    #[serde(default = "default_max_model_bytes")]
+    pub max_model_bytes: u64,
 }
+
+fn default_max_model_bytes() -> u64 {
+    DEFAULT_MAX_MODEL_BYTES
+}
+
+/// Default limit on model memory: 1 GiB, a million over values at the measured few hundred
+/// bytes each with room for their pairs, and well inside a small server's memory.
+pub const DEFAULT_MAX_MODEL_BYTES: u64 = 1 << 30;
+
+/// Over values turned away by a limit that are named in the run summary; the rest are counted.
+pub const UNTRACKED_SAMPLE_SIZE: usize = 5;
 
 fn default_min_anomalous_bytes() -> u64 {
     DEFAULT_MIN_ANOMALOUS_BYTES
@@ -158,6 +173,7 @@ impl Default for ModelConfig {
             max_pairs: host::DEFAULT_MAX_PAIRS,
             learning_period_secs: DEFAULT_LEARNING_PERIOD_SECS,
             min_anomalous_bytes: DEFAULT_MIN_ANOMALOUS_BYTES,
+            max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
         }
     }
 }
@@ -363,6 +379,12 @@ pub struct ModelSet {
     /// Records (bucket and over value) of values seen after [`ModelConfig::max_partitions`]
     /// was reached: scored against the population prior, without a baseline of their own.
     pub untracked_values: u64,
+    /// The first over values turned away by a limit, at most [`UNTRACKED_SAMPLE_SIZE`].
+    #[serde(default)]
+    pub untracked_sample: Vec<String>,
+    /// True once the model memory limit has turned an over value or a pair away.
+    #[serde(default)]
+    pub memory_limit_reached: bool,
     /// Every host's baselines toward every over value it sends to.
     #[serde(default)]
     pub hosts: host::HostBaselines,
@@ -398,6 +420,8 @@ impl ModelSet {
             partitions: BTreeMap::new(),
             population: PopulationModel::default(),
             untracked_values: 0,
+            untracked_sample: Vec::new(),
+            memory_limit_reached: false,
             hosts: host::HostBaselines::default(),
             first_bucket_secs: None,
             buckets_scored: 0,
@@ -410,6 +434,53 @@ impl ModelSet {
     /// factor of [`MAX_SEASONAL_OFFSET`] (see the module doc).
     fn seasonal_offset(&self, bucket_start_secs: i64) -> f64 {
         self.seasonality.offset(bucket_start_secs).clamp(-MAX_SEASONAL_OFFSET, 0.0)
+    }
+
+    /// The model state's footprint now (see [`footprint`]).
+    pub fn footprint(&self) -> footprint::ModelFootprint {
+        let over_value_bytes = self
+            .partitions
+            .iter()
+            .map(|(key, model)| footprint::over_value_bytes(key, model))
+            .sum();
+        let pair_bytes = self
+            .hosts
+            .pairs
+            .iter()
+            .map(|(host, pairs)| {
+                footprint::host_bytes(host)
+                    + pairs.keys().map(|value| footprint::pair_bytes(value)).sum::<usize>()
+            })
+            .sum();
+        footprint::ModelFootprint {
+            over_values: self.partitions.len(),
+            over_value_bytes,
+            pairs: self.hosts.pair_count,
+            pair_bytes,
+        }
+    }
+
+    /// Counts an over value that gets no baseline of its own, naming the first few.
+    fn turn_away(&mut self, over_value: &str, by_memory: bool) {
+        self.untracked_values += 1;
+        if by_memory {
+            self.note_memory_limit();
+        }
+        if self.untracked_sample.len() < UNTRACKED_SAMPLE_SIZE
+            && !self.untracked_sample.iter().any(|v| v == over_value)
+        {
+            self.untracked_sample.push(over_value.to_string());
+        }
+    }
+
+    fn note_memory_limit(&mut self) {
+        if !self.memory_limit_reached {
+            self.memory_limit_reached = true;
+            tracing::warn!(
+                max_model_bytes = self.config.max_model_bytes,
+                "model memory limit reached: new over values and pairs are no longer modelled"
+            );
+        }
     }
 
     fn first_window_beliefs(&self) -> Vec<Option<NormalInverseGamma>> {
@@ -630,6 +701,7 @@ impl ModelSet {
 
     fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
         let offset = self.seasonal_offset(bucket.bucket_start_secs);
+        let mut model_bytes = self.footprint().total_bytes();
         let bucket_hours = job.bucket_secs as f64 / 3600.0;
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
         for model in self.partitions.values_mut() {
@@ -648,10 +720,13 @@ impl ModelSet {
             let seasonal_log_bytes = log_bytes - offset;
             let mut weight = update_weight(record.bucket_probability);
             if !self.partitions.contains_key(&record.over_value) {
-                if self.partitions.len() >= self.config.max_partitions {
-                    self.untracked_values += 1;
+                let new_bytes = footprint::new_over_value_bytes(&record.over_value);
+                let over_memory = (model_bytes + new_bytes) as u64 > self.config.max_model_bytes;
+                if over_memory || self.partitions.len() >= self.config.max_partitions {
+                    self.turn_away(&record.over_value, over_memory);
                     continue;
                 }
+                model_bytes += new_bytes;
                 self.population.record_first_appearance(log_bytes, weight);
                 let mut model = PartitionModel::new(bucket.bucket_start_secs);
                 model.observed_weight = 1.0;
@@ -687,14 +762,22 @@ impl ModelSet {
             model.active_buckets += 1;
             if let Some(partition) = bucket.partitions.get(&record.over_value) {
                 let keep_per_sec = (-self.config.forgetting_per_hour / 3600.0).exp();
-                self.hosts.learn(
+                let limits = host::PairLimits {
+                    max_pairs: self.config.max_pairs,
+                    max_model_bytes: self.config.max_model_bytes,
+                };
+                let turned_away = self.hosts.learn(
                     &record.over_value,
                     partition,
                     bucket.bucket_start_secs,
                     keep_per_sec,
                     update_weight(record.bucket_probability),
-                    self.config.max_pairs,
+                    limits,
+                    &mut model_bytes,
                 );
+                if turned_away {
+                    self.note_memory_limit();
+                }
             }
         }
         self.seasonality.observe(

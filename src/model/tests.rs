@@ -168,6 +168,30 @@ fn the_partition_limit_is_respected_and_counted() {
 }
 
 #[test]
+fn the_memory_limit_turns_new_values_away_and_names_them() {
+    // Room for two countries with their one sender's pairs, and no more.
+    let limit = 2 * footprint::new_over_value_bytes("DE")
+        + footprint::host_bytes("10.0.0.1")
+        + 2 * footprint::pair_bytes("DE");
+    let config = ModelConfig { max_model_bytes: limit as u64, ..ModelConfig::default() };
+    let mut models = ModelSet::new(config);
+    let totals = [("US".into(), MB), ("DE".into(), MB), ("FR".into(), MB), ("IT".into(), MB)];
+    run(&mut models, 0, &totals);
+    // Records come in order of their over value: DE and FR fit, IT and US do not.
+    assert_eq!(models.partitions.keys().collect::<Vec<_>>(), ["DE", "FR"]);
+    assert_eq!(models.untracked_values, 2);
+    assert_eq!(models.untracked_sample, ["IT", "US"]);
+    assert!(models.memory_limit_reached);
+    assert_eq!(models.footprint().pairs, 2);
+    assert!(models.footprint().total_bytes() <= limit);
+    // Later buckets still score the turned-away values, against the population.
+    let records = run(&mut models, 1, &totals);
+    assert_eq!(records.len(), 4);
+    assert_eq!(models.untracked_values, 4);
+    assert_eq!(models.untracked_sample, ["IT", "US"]);
+}
+
+#[test]
 fn influence_is_full_for_the_only_sender() {
     let (mut models, mut rng) = warmed_up(120);
     let mut totals = background(&mut rng, 120);

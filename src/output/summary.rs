@@ -41,6 +41,10 @@ pub struct RunReport<'a> {
     /// Over values seen after the modelling limit was reached.
     pub untracked_over_values: u64,
     pub max_over_values: usize,
+    /// The first over values turned away by a limit.
+    pub untracked_sample: &'a [String],
+    /// Set when the model memory limit was reached: the limit and the footprint at the end.
+    pub memory_limit: Option<(u64, usize)>,
     pub open_buckets: usize,
     /// Records with a score above zero written during the run.
     pub records_written: usize,
@@ -172,13 +176,24 @@ pub fn render(report: &RunReport) -> String {
             thousands(enrich.cache_full)
         );
     }
+    if let Some((limit, used)) = report.memory_limit {
+        let _ = writeln!(
+            out,
+            "model memory limit reached: {} of --max-model-memory {} in use; new over values \
+             and (host, destination) pairs are no longer modelled (raise the limit)",
+            human_bytes(used as f64),
+            human_bytes(limit as f64)
+        );
+    }
     if report.untracked_over_values > 0 {
         let _ = writeln!(
             out,
-            "limit reached: {} records of over values beyond --max-over-values {} were judged \
-             against the population only, without a baseline of their own",
+            "limit reached: {} records of over values beyond --max-over-values {} or the model \
+             memory limit were judged against the population only, without a baseline of their \
+             own (first: {})",
             thousands(report.untracked_over_values),
-            report.max_over_values
+            report.max_over_values,
+            report.untracked_sample.join(", ")
         );
     }
     if let (Some(first), Some(last)) = (counts.first_event_secs, counts.last_event_secs) {
