@@ -30,7 +30,8 @@ pub const TOP_FLOWS_PER_PARTITION: usize = 5;
 /// Distinct values tracked per influencer field, per bucket and over value. Past this, the
 /// smallest values' bytes are pooled as overflow (and counted) so that a scan over millions of
 /// addresses cannot exhaust memory; the values that carry an anomaly are the large ones, and they
-/// are kept.
+/// are kept. While flows are being added a map may hold up to twice as many, so that pooling
+/// happens once per [`MAX_INFLUENCER_VALUES`] new values rather than on every one.
 pub const MAX_INFLUENCER_VALUES: usize = 512;
 
 /// One flow as it appears in evidence: enough to find it again in the sensor's logs.
@@ -77,7 +78,9 @@ impl InfluencerTotals {
             Some(total) => *total = total.saturating_add(bytes),
             None => {
                 self.bytes_by_value.insert(value.to_string(), bytes);
-                self.enforce_limit();
+                if self.bytes_by_value.len() >= 2 * MAX_INFLUENCER_VALUES {
+                    self.enforce_limit();
+                }
             }
         }
     }
@@ -91,16 +94,20 @@ impl InfluencerTotals {
         self.enforce_limit();
     }
 
+    /// Pools the smallest values past [`MAX_INFLUENCER_VALUES`] into the overflow, in one
+    /// pass: the smallest by bytes, the later name first among equals.
     fn enforce_limit(&mut self) {
-        while self.bytes_by_value.len() > MAX_INFLUENCER_VALUES {
-            let smallest = self
-                .bytes_by_value
-                .iter()
-                .min_by_key(|(value, &bytes)| (bytes, Reverse(value.as_str())))
-                .map(|(value, _)| value.clone())
-                .expect("map is over the limit, so not empty");
-            let dropped = self.bytes_by_value.remove(&smallest).unwrap_or(0);
-            self.overflow_bytes = self.overflow_bytes.saturating_add(dropped);
+        let excess = self.bytes_by_value.len().saturating_sub(MAX_INFLUENCER_VALUES);
+        if excess == 0 {
+            return;
+        }
+        let mut ranked: Vec<(u64, &String)> =
+            self.bytes_by_value.iter().map(|(value, &bytes)| (bytes, value)).collect();
+        ranked.select_nth_unstable_by_key(excess - 1, |&(bytes, value)| (bytes, Reverse(value)));
+        let dropped: Vec<String> = ranked[..excess].iter().map(|(_, v)| (*v).clone()).collect();
+        for value in dropped {
+            let bytes = self.bytes_by_value.remove(&value).unwrap_or(0);
+            self.overflow_bytes = self.overflow_bytes.saturating_add(bytes);
         }
     }
 }
@@ -204,6 +211,16 @@ impl BucketAggregate {
         }
     }
 
+    /// Pools every influencer field down to [`MAX_INFLUENCER_VALUES`] values, as a closed
+    /// bucket is before it is scored.
+    pub fn settle(&mut self) {
+        for partition in self.partitions.values_mut() {
+            for totals in partition.influencers.values_mut() {
+                totals.enforce_limit();
+            }
+        }
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.partitions.values().fold(0u64, |total, p| total.saturating_add(p.bytes_sent))
     }
@@ -268,6 +285,7 @@ mod tests {
         for i in 0..(MAX_INFLUENCER_VALUES as u64 + 10) {
             totals.add(&format!("v{i:05}"), 1000 + i);
         }
+        totals.enforce_limit();
         assert_eq!(totals.bytes_by_value.len(), MAX_INFLUENCER_VALUES);
         // The ten smallest values (1000..=1009 bytes) went to overflow.
         assert_eq!(totals.overflow_bytes, (1000..1010).sum::<u64>());

@@ -235,7 +235,8 @@ impl Detector {
     }
 
     fn score(&mut self, closed: Vec<BucketAggregate>) {
-        for bucket in closed {
+        for mut bucket in closed {
+            bucket.settle();
             self.counts.buckets_closed += 1;
             let available = self.state.clock.close_time(bucket.bucket_start_secs);
             let records = self.state.models.process_bucket(&self.state.job, &bucket, available);
