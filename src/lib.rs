@@ -5,6 +5,7 @@ pub mod enrich;
 pub mod eval;
 pub mod filter;
 pub mod flow;
+pub mod generate;
 pub mod job;
 pub mod model;
 pub mod normalise;

@@ -36,6 +36,91 @@ enum Command {
     Detect(Box<DetectArgs>),
     /// Measure detection on real and synthetic traffic with injected exfiltration.
     Eval(EvalArgs),
+    /// Write realistic synthetic flow logs of any size, for benchmarks and for trying geoexfil.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("amount").args(["flows", "bytes"])))]
+struct GenerateArgs {
+    /// Output format: zeek-tsv, zeek-json, suricata, ecs or argus.
+    #[arg(long, value_parser = parse_format)]
+    format: InputFormat,
+    /// Write exactly this many flows.
+    #[arg(long, default_value_t = geoexfil::generate::DEFAULT_FLOWS)]
+    flows: u64,
+    /// Instead of --flows: write whole lines up to this much output before compression,
+    /// such as 500MB, 10GB or 1GiB. The file then covers most of the days.
+    #[arg(long, value_name = "SIZE", value_parser = geoexfil::generate::parse_size)]
+    bytes: Option<u64>,
+    /// Internal hosts that send the flows (workstations, servers and backup hosts).
+    #[arg(long, default_value_t = geoexfil::generate::DEFAULT_HOSTS)]
+    hosts: usize,
+    /// Distinct public destination addresses to spread flows over, shared among countries by
+    /// their traffic. Every one is reached once the flows are about twice as many.
+    #[arg(long, default_value_t = geoexfil::generate::DEFAULT_DESTINATIONS)]
+    destinations: u64,
+    /// Days of traffic, from --start.
+    #[arg(long, default_value_t = geoexfil::eval::synthetic::DEFAULT_DAYS)]
+    days: u32,
+    /// First day (UTC), as YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", default_value = "2024-01-01", value_parser = parse_date_secs)]
+    start: i64,
+    /// Seed of every random choice: the same options and seed give the same bytes, and the
+    /// same flows in every format.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write; a path ending in .gz is compressed. Standard output by default.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_date_secs(text: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
+        .map_err(|e| format!("date {text:?} is not YYYY-MM-DD: {e}"))
+}
+
+/// Gzip level 1: several times faster than the default level for about a tenth more bytes,
+/// which matters when writing files of gigabytes.
+const GENERATE_GZIP_LEVEL: u32 = 1;
+
+fn run_generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    use geoexfil::generate::{generate, Amount, GenerateOptions};
+    use std::io::Write;
+    let options = GenerateOptions {
+        format: args.format,
+        amount: args.bytes.map_or(Amount::Flows(args.flows), Amount::Bytes),
+        hosts: args.hosts,
+        destinations: args.destinations,
+        days: args.days,
+        start_secs: args.start,
+        seed: args.seed,
+    };
+    let summary = match &args.output {
+        None => generate(&options, &mut std::io::stdout().lock())?,
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            if path.extension().is_some_and(|e| e == "gz") {
+                let level = flate2::Compression::new(GENERATE_GZIP_LEVEL);
+                let mut encoder = flate2::write::GzEncoder::new(file, level);
+                let summary = generate(&options, &mut encoder)?;
+                encoder.finish()?.flush().with_context(|| format!("writing {}", path.display()))?;
+                summary
+            } else {
+                generate(&options, &mut std::io::BufWriter::new(file))
+                    .with_context(|| format!("writing {}", path.display()))?
+            }
+        }
+    };
+    if !args.quiet {
+        eprintln!("{summary}");
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -275,8 +360,17 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Generate(args) = &cli.command {
+        return match run_generate(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match cli.command {
-        Command::Eval(_) => unreachable!("handled above"),
+        Command::Eval(_) | Command::Generate(_) => unreachable!("handled above"),
         Command::Detect(args) => {
             let quiet = args.quiet;
             args.into_options()

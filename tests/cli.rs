@@ -239,3 +239,42 @@ fn a_run_with_no_alerts_allowed_per_run_is_refused() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("give 1 or more"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_generated_log_is_detected_with_no_bad_lines_and_the_data_alone_on_stdout() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("generated.conn.log.gz");
+    let common = ["--flows", "4000", "--hosts", "60", "--days", "4", "--destinations", "500"];
+    let mut args = vec!["generate", "--format", "zeek-tsv", "--seed", "3"];
+    args.extend(common);
+    let to_stdout = geoexfil(&args);
+    assert_eq!(to_stdout.status.code(), Some(0), "{}", text(&to_stdout.stderr));
+    let stdout = text(&to_stdout.stdout);
+    assert!(stdout.starts_with("#separator \\x09\n"), "{}", &stdout[..40]);
+    assert_eq!(stdout.lines().filter(|l| !l.starts_with('#')).count(), 4_000);
+    let summary = text(&to_stdout.stderr);
+    assert!(summary.starts_with("generated 4000 flows"), "{summary}");
+    args.extend(["--output", path.to_str().unwrap()]);
+    let to_file = geoexfil(&args);
+    assert_eq!(to_file.status.code(), Some(0), "{}", text(&to_file.stderr));
+    assert_eq!(text(&to_file.stdout), "");
+    assert_eq!(text(&to_file.stderr), summary);
+    assert_eq!(gz_lines(&path).join("\n") + "\n", stdout);
+    let detected = geoexfil(&["detect", path.to_str().unwrap()]);
+    let stderr = text(&detected.stderr);
+    assert_eq!(detected.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("4,000 flows  0 bad lines"), "{stderr}");
+    assert!(stderr.contains("flows: 4,000 read, 4,000 counted"), "{stderr}");
+}
+
+#[test]
+fn generate_refuses_bad_sizes_and_formats_naming_the_value() {
+    let output = geoexfil(&["generate", "--format", "zeek-tsv", "--bytes", "10 parsecs"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("\"parsecs\""), "{}", text(&output.stderr));
+    let output = geoexfil(&["generate", "--format", "pcap"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("\"pcap\""), "{}", text(&output.stderr));
+    let both = geoexfil(&["generate", "--format", "ecs", "--flows", "5", "--bytes", "1MB"]);
+    assert_eq!(both.status.code(), Some(1));
+}

@@ -10,10 +10,10 @@
 //! into the program (see `assets/NOTICE.md`).
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use maxminddb::{MaxMindDbError, Reader};
+use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 use serde::Deserialize;
 
 use super::country::country_info;
@@ -157,6 +157,54 @@ impl GeoDb {
     }
 }
 
+/// A run of consecutive IPv4 addresses that the database places in one country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountryRange {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+    /// ISO 3166-1 alpha-2, upper case, as [`GeoDb::lookup`] gives it for every address inside.
+    pub country_iso_code: String,
+}
+
+impl GeoDb {
+    /// Every IPv4 address the database gives a country, as ranges in address order; neighbour
+    /// blocks of one country are joined into one range.
+    pub fn ipv4_country_ranges(&self) -> Result<Vec<CountryRange>, GeoDbError> {
+        let everything = "0.0.0.0/0".parse().expect("a valid network");
+        let error = |source| GeoDbError::Lookup { ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED), source };
+        let networks = self.reader.within(everything, WithinOptions::default()).map_err(error)?;
+        let mut blocks: Vec<(u32, u32, String)> = Vec::new();
+        for item in networks {
+            let item = item.map_err(error)?;
+            let network = item.network().map_err(error)?;
+            let IpAddr::V4(first) = network.network() else { continue };
+            let Some(record) = item.decode::<Record>().map_err(error)? else { continue };
+            let Some(code) = record.iso_code() else { continue };
+            let size = 1u64 << (32 - u32::from(network.prefix()));
+            let last = (u64::from(u32::from(first)) + size - 1) as u32;
+            blocks.push((u32::from(first), last, code.to_ascii_uppercase()));
+        }
+        blocks.sort_unstable_by_key(|block| block.0);
+        let mut ranges: Vec<CountryRange> = Vec::new();
+        for (first, last, code) in blocks {
+            match ranges.last_mut() {
+                Some(previous)
+                    if u64::from(u32::from(previous.last)) + 1 == u64::from(first)
+                        && previous.country_iso_code == code =>
+                {
+                    previous.last = Ipv4Addr::from(last);
+                }
+                _ => ranges.push(CountryRange {
+                    first: Ipv4Addr::from(first),
+                    last: Ipv4Addr::from(last),
+                    country_iso_code: code,
+                }),
+            }
+        }
+        Ok(ranges)
+    }
+}
+
 fn utc_date(epoch_secs: u64) -> String {
     i64::try_from(epoch_secs)
         .ok()
@@ -213,9 +261,13 @@ impl<'a> Area<'a> {
 }
 
 impl Record<'_> {
+    fn iso_code(&self) -> Option<&str> {
+        non_empty(self.country.as_ref().and_then(|c| c.iso_code).or(self.country_code))
+    }
+
     fn into_location(self) -> Option<GeoLocation> {
+        let iso_code = self.iso_code()?;
         let country = self.country.as_ref();
-        let iso_code = non_empty(country.and_then(|c| c.iso_code).or(self.country_code))?;
         let region = self.subdivisions.last().and_then(Area::english_name).or(self.state1);
         let city = match &self.city {
             Some(City::Flat(name)) => Some(*name),

@@ -183,17 +183,20 @@ impl SyntheticHost {
 
 /// One destination country as the generator uses it.
 #[derive(Debug, Clone)]
-struct CountryModel {
-    code: String,
-    flow_weight: f64,
-    sizes: Quantiles,
+pub(crate) struct CountryModel {
+    pub(crate) code: String,
+    /// The country's share of flows, relative to the other countries' weights.
+    pub(crate) flow_weight: f64,
+    /// Bytes sent per flow.
+    pub(crate) sizes: Quantiles,
     addresses: Vec<Ipv4Addr>,
 }
 
 /// A host's countries on one day, with their flow weights, for drawing destinations.
-struct DayCountries {
-    indexes: Vec<usize>,
-    pick: WeightedIndex<f64>,
+pub(crate) struct DayCountries {
+    /// Indexes into [`SyntheticOrg::country_models`].
+    pub(crate) indexes: Vec<usize>,
+    pub(crate) pick: WeightedIndex<f64>,
 }
 
 /// A flow planned for one day, compact so that a whole day of a large organisation fits.
@@ -211,8 +214,17 @@ struct Planned {
 }
 
 /// Port choices below this are [`OTHER_PORTS`]; these two mean HTTPS and HTTP.
-const PORT_HTTPS: u16 = u16::MAX;
+pub(crate) const PORT_HTTPS: u16 = u16::MAX;
 const PORT_HTTP: u16 = u16::MAX - 1;
+
+/// The destination port and transport of a port choice made by [`draw_port`].
+pub(crate) fn port_and_transport(port_choice: u16) -> (u16, &'static str) {
+    match port_choice {
+        PORT_HTTPS => (443, "tcp"),
+        PORT_HTTP => (80, "tcp"),
+        other => OTHER_PORTS[usize::from(other) % OTHER_PORTS.len()],
+    }
+}
 
 /// The synthetic organisation; see the module documentation.
 #[derive(Debug, Clone)]
@@ -298,11 +310,29 @@ impl SyntheticOrg {
         self.plan_day(day).into_iter().map(move |planned| self.flow(planned))
     }
 
-    fn day_start_micros(&self, day: u32) -> i64 {
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Every destination country with its flow weight and sizes, most common first.
+    pub(crate) fn country_models(&self) -> &[CountryModel] {
+        &self.countries
+    }
+
+    /// The hour-of-day weights of a role and the share of a weekday's flows it keeps at
+    /// weekends.
+    pub(crate) fn rhythm(&self, role: Role) -> (&[f64; 24], f64) {
+        match role {
+            Role::Workstation => (&self.office_hours, WORKSTATION_WEEKEND_FACTOR),
+            Role::Server | Role::Backup => (&self.server_hours, SERVER_WEEKEND_FACTOR),
+        }
+    }
+
+    pub(crate) fn day_start_micros(&self, day: u32) -> i64 {
         (self.config.start_secs + i64::from(day) * SECS_PER_DAY) * MICROS_PER_SEC
     }
 
-    fn is_weekend(&self, day: u32) -> bool {
+    pub(crate) fn is_weekend(&self, day: u32) -> bool {
         // 1970-01-01 was a Thursday: three days after a Monday.
         let days_since_epoch = self.config.start_secs.div_euclid(SECS_PER_DAY) + i64::from(day);
         (days_since_epoch + 3).rem_euclid(7) >= 5
@@ -329,10 +359,7 @@ impl SyntheticOrg {
     ) {
         let day_start = self.day_start_micros(day);
         let weekend = self.is_weekend(day);
-        let (hours, weekend_factor) = match host.role {
-            Role::Workstation => (&self.office_hours, WORKSTATION_WEEKEND_FACTOR),
-            Role::Server | Role::Backup => (&self.server_hours, SERVER_WEEKEND_FACTOR),
-        };
+        let (hours, weekend_factor) = self.rhythm(host.role);
         let hour_pick = WeightedIndex::new(hours.iter().copied()).expect("positive weights");
         let noise = LogNormal::new(0.0, DAILY_ACTIVITY_SIGMA).expect("valid sigma").sample(rng);
         let mean = host.weekday_flows * noise * if weekend { weekend_factor } else { 1.0 };
@@ -387,7 +414,7 @@ impl SyntheticOrg {
 
     /// The host's countries on `day`: usual ones and those taken up by then, weighted by their
     /// flow shares.
-    fn day_countries(&self, host: &SyntheticHost, day: u32) -> DayCountries {
+    pub(crate) fn day_countries(&self, host: &SyntheticHost, day: u32) -> DayCountries {
         let taken_up = host.new_countries.iter().filter(|(d, _)| *d <= day).map(|(_, c)| c);
         let indexes: Vec<usize> =
             host.usual_countries.iter().chain(taken_up).map(|c| self.country_index[c]).collect();
@@ -400,11 +427,7 @@ impl SyntheticOrg {
         let host = &self.hosts[planned.host as usize];
         let model = &self.countries[planned.country as usize];
         let destination = model.addresses[planned.address as usize % model.addresses.len()];
-        let (port, transport) = match planned.port_choice {
-            PORT_HTTPS => (443, "tcp"),
-            PORT_HTTP => (80, "tcp"),
-            other => OTHER_PORTS[usize::from(other) % OTHER_PORTS.len()],
-        };
+        let (port, transport) = port_and_transport(planned.port_choice);
         let start_micros = planned.end_micros - planned.duration_micros;
         let mut flow = Flow::new(
             start_micros,
@@ -434,13 +457,13 @@ fn host_day_stream(host: usize, day: u32) -> u64 {
 
 /// An independent, reproducible random stream: ChaCha's stream number keeps the host-days
 /// apart, so one host-day's flows do not depend on how many draws any other made.
-fn stream(seed: u64, number: u64) -> ChaCha8Rng {
+pub(crate) fn stream(seed: u64, number: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(number);
     rng
 }
 
-fn draw_port(rng: &mut ChaCha8Rng) -> u16 {
+pub(crate) fn draw_port(rng: &mut ChaCha8Rng) -> u16 {
     let u: f64 = rng.random();
     if u < HTTPS_SHARE {
         PORT_HTTPS
@@ -451,11 +474,11 @@ fn draw_port(rng: &mut ChaCha8Rng) -> u16 {
     }
 }
 
-fn log_uniform(rng: &mut ChaCha8Rng, low: f64, high: f64) -> f64 {
+pub(crate) fn log_uniform(rng: &mut ChaCha8Rng, low: f64, high: f64) -> f64 {
     (low.ln() + rng.random::<f64>() * (high.ln() - low.ln())).exp()
 }
 
-fn flow_duration_micros(bytes_sent: f64, rng: &mut ChaCha8Rng) -> i64 {
+pub(crate) fn flow_duration_micros(bytes_sent: f64, rng: &mut ChaCha8Rng) -> i64 {
     let setup = rng.random_range(SETUP_MICROS_RANGE.0..=SETUP_MICROS_RANGE.1);
     let (slow, fast) = FLOW_BYTES_PER_SEC_RANGE;
     let transfer_secs = bytes_sent / log_uniform(rng, slow, fast);
@@ -463,7 +486,7 @@ fn flow_duration_micros(bytes_sent: f64, rng: &mut ChaCha8Rng) -> i64 {
     setup + ((transfer_secs + idle_secs) * MICROS_PER_SEC as f64) as i64
 }
 
-fn received_bytes(bytes_sent: f64, rng: &mut ChaCha8Rng) -> u64 {
+pub(crate) fn received_bytes(bytes_sent: f64, rng: &mut ChaCha8Rng) -> u64 {
     let ratio = LogNormal::new(RECEIVED_PER_SENT_MEDIAN.ln(), RECEIVED_PER_SENT_SIGMA)
         .expect("valid sigma")
         .sample(rng);
