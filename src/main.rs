@@ -6,6 +6,7 @@ use geoexfil::detect::pipeline::default_threads;
 use geoexfil::filter::NetworkSet;
 use geoexfil::job::JobConfig;
 use geoexfil::model::{ModelConfig, DEFAULT_MAX_PARTITIONS, DEFAULT_MIN_ANOMALOUS_BYTES};
+use geoexfil::output::units::parse_size;
 use geoexfil::read::InputFormat;
 use geoexfil::rule::RuleConfig;
 use geoexfil::run::{run_detect, DetectOptions, Sink};
@@ -51,7 +52,7 @@ struct GenerateArgs {
     flows: u64,
     /// Instead of --flows: write whole lines up to this much output before compression,
     /// such as 500MB, 10GB or 1GiB. The file then covers most of the days.
-    #[arg(long, value_name = "SIZE", value_parser = geoexfil::generate::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     bytes: Option<u64>,
     /// Internal hosts that send the flows (workstations, servers and backup hosts).
     #[arg(long, default_value_t = geoexfil::generate::DEFAULT_HOSTS)]
@@ -152,12 +153,6 @@ fn parse_duration_secs(text: &str) -> Result<i64, String> {
     let duration: Duration = humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write a duration such as 3h, 15m or 90s"))?;
     i64::try_from(duration.as_secs()).map_err(|_| "duration too long".to_string())
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let size: bytesize::ByteSize =
-        text.parse().map_err(|e| format!("{e}; write a size such as 512MiB, 2GiB or 1000000"))?;
-    Ok(size.as_u64())
 }
 
 fn parse_format(text: &str) -> Result<InputFormat, String> {

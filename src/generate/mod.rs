@@ -322,38 +322,6 @@ pub fn generate(
     }
 }
 
-/// Reads a size such as `500MB`, `10G` or `1GiB`: decimal units (k, M, G, T, with or without
-/// `B`) are powers of 1,000 and binary ones (KiB, MiB, GiB, TiB) powers of 1,024.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in size {text:?}; write a size such as 500MB, 10GB or 1GiB"
-            ))
-        }
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("size {text:?} has no number; write a size such as 500MB or 10GB"))?;
-    let bytes = (value * multiplier).round();
-    if !(1.0..=u64::MAX as f64 / 2.0).contains(&bytes) {
-        return Err(format!("size {text:?} out of range; give at least one byte"));
-    }
-    Ok(bytes as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,16 +465,5 @@ mod tests {
         assert!(error.unwrap_err().to_string().contains("hosts 0 out of range"));
         let days = GenerateOptions { days: MAX_DAYS + 1, ..GenerateOptions::default() };
         assert!(generate(&days, &mut sink).unwrap_err().to_string().contains("days 3661"));
-    }
-
-    #[test]
-    fn sizes_take_decimal_and_binary_units() {
-        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
-        assert_eq!(parse_size("10G"), Ok(10_000_000_000));
-        assert_eq!(parse_size("1.5 MiB"), Ok(1_572_864));
-        assert_eq!(parse_size("512"), Ok(512));
-        assert!(parse_size("10 parsecs").unwrap_err().contains("\"parsecs\""));
-        assert!(parse_size("GB").unwrap_err().contains("no number"));
-        assert!(parse_size("0").is_err());
     }
 }

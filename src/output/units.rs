@@ -65,3 +65,31 @@ mod tests {
         assert_eq!(short_time(10_800), "1970-01-01 03:00");
     }
 }
+
+/// Reads a size such as `500MB`, `10GB` or `1GiB`: decimal units are powers of 1,000 and
+/// binary ones (KiB, MiB, GiB) powers of 1,024; a plain number is bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("size {text:?}: {e}; write a size such as 500MB, 10GB or 1GiB"))?;
+    match size.as_u64() {
+        0 => Err(format!("size {text:?} is zero; give at least one byte")),
+        bytes => Ok(bytes),
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_in_decimal_and_binary_units() {
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("10 GB"), Ok(10_000_000_000));
+        assert_eq!(parse_size("1.5 MiB"), Ok(1_572_864));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("10 parsecs").unwrap_err().contains("\"10 parsecs\""));
+        assert!(parse_size("0").unwrap_err().contains("zero"));
+    }
+}
