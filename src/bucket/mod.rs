@@ -20,7 +20,7 @@ pub mod clock;
 use crate::job::FlowField;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 /// Largest flows kept per bucket and over value as evidence for the analyst. Five is what fits
@@ -67,7 +67,10 @@ impl FlowEvidence {
 /// Bytes per value of one influencer field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfluencerTotals {
-    pub bytes_by_value: BTreeMap<String, u64>,
+    /// A hash map with a fast, randomly keyed hash (values come from the logs, so an attacker
+    /// must not be able to choose colliding ones): it is looked up once per flow, and every
+    /// reader of it ranks or sums it, so its order never matters.
+    pub bytes_by_value: HashMap<String, u64, ahash::RandomState>,
     /// Bytes of values dropped past [`MAX_INFLUENCER_VALUES`].
     pub overflow_bytes: u64,
 }
@@ -87,8 +90,12 @@ impl InfluencerTotals {
 
     fn merge(&mut self, other: &InfluencerTotals) {
         for (value, &bytes) in &other.bytes_by_value {
-            let total = self.bytes_by_value.entry(value.clone()).or_insert(0);
-            *total = total.saturating_add(bytes);
+            match self.bytes_by_value.get_mut(value) {
+                Some(total) => *total = total.saturating_add(bytes),
+                None => {
+                    self.bytes_by_value.insert(value.clone(), bytes);
+                }
+            }
         }
         self.overflow_bytes = self.overflow_bytes.saturating_add(other.overflow_bytes);
         self.enforce_limit();

@@ -321,11 +321,51 @@ pub fn write_field_value(
         FlowField::UserName => text(&flow.user_name),
         FlowField::ProcessName => text(&flow.process_name),
         // Writing to a String cannot fail.
-        FlowField::DestinationIp => write!(out, "{}", flow.destination_ip).is_ok(),
-        FlowField::SourceIp => write!(out, "{}", flow.source_ip).is_ok(),
+        FlowField::DestinationIp => push_address(out, flow.destination_ip),
+        FlowField::SourceIp => push_address(out, flow.source_ip),
         FlowField::DestinationPort => match flow.destination_port {
             Some(port) => write!(out, "{port}").is_ok(),
             None => false,
         },
+    }
+}
+
+/// Writes an address as its standard text. IPv4 addresses are written digit by digit: two of
+/// them are keyed per flow, and the general formatter took a twentieth of the run time.
+fn push_address(out: &mut String, address: std::net::IpAddr) -> bool {
+    use std::fmt::Write;
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            for (index, octet) in v4.octets().into_iter().enumerate() {
+                if index > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+            true
+        }
+        // Writing to a String cannot fail.
+        std::net::IpAddr::V6(v6) => write!(out, "{v6}").is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_address;
+    use std::net::IpAddr;
+
+    #[test]
+    fn addresses_are_written_as_their_standard_text() {
+        for text in ["0.0.0.0", "10.0.0.1", "192.168.100.255", "8.8.8.8", "2001:db8::1", "::1"] {
+            let mut out = String::new();
+            assert!(push_address(&mut out, text.parse::<IpAddr>().unwrap()));
+            assert_eq!(out, text);
+        }
     }
 }

@@ -99,9 +99,9 @@ fn bump(counter: &AtomicU64) {
 #[derive(Debug)]
 pub struct Enricher {
     db: GeoDb,
-    cache: DashMap<IpAddr, Option<Arc<GeoLocation>>>,
+    cache: DashMap<IpAddr, Option<Arc<GeoLocation>>, ahash::RandomState>,
     /// One shared copy of each distinct location, so cache entries stay small.
-    interned: DashSet<Arc<GeoLocation>>,
+    interned: DashSet<Arc<GeoLocation>, ahash::RandomState>,
     cache_limit_entries: usize,
     use_event_geo: bool,
     unknown: Arc<GeoLocation>,
@@ -113,8 +113,8 @@ impl Enricher {
     pub fn new(db: GeoDb) -> Enricher {
         Enricher {
             db,
-            cache: DashMap::new(),
-            interned: DashSet::new(),
+            cache: DashMap::with_hasher(ahash::RandomState::new()),
+            interned: DashSet::with_hasher(ahash::RandomState::new()),
             cache_limit_entries: DEFAULT_CACHE_ENTRIES,
             use_event_geo: true,
             unknown: Arc::new(unknown_location()),
