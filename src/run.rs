@@ -103,14 +103,25 @@ struct Emitter<'a> {
 
 impl Emitter<'_> {
     fn emit(&mut self, detector: &mut Detector) -> anyhow::Result<()> {
+        let keep_records = self.records_out.is_some() || self.store.is_some();
         for record in detector.take_records() {
-            let document = record_document(&record, &self.provenance);
-            if let Some(out) = self.records_out.as_mut() {
-                writeln!(out, "{document}").context("writing records")?;
-            }
-            if let Some(store) = self.store.as_deref_mut() {
-                let (bucket, value) = (record.bucket_start_secs, record.over_value.as_str());
-                store.add_record(&self.job_id, bucket, value, record.record_score, &document)?;
+            // A document is built only when something keeps it: with neither a records file
+            // nor a state database, records only feed the summary.
+            if keep_records {
+                let document = record_document(&record, &self.provenance);
+                if let Some(out) = self.records_out.as_mut() {
+                    writeln!(out, "{document}").context("writing records")?;
+                }
+                if let Some(store) = self.store.as_deref_mut() {
+                    let (bucket, value) = (record.bucket_start_secs, record.over_value.as_str());
+                    store.add_record(
+                        &self.job_id,
+                        bucket,
+                        value,
+                        record.record_score,
+                        &document,
+                    )?;
+                }
             }
             self.record_count += 1;
             if self.best_record.as_ref().is_none_or(|b| record.record_score > b.record_score) {

@@ -30,8 +30,9 @@ pub const TOP_FLOWS_PER_PARTITION: usize = 5;
 /// Distinct values tracked per influencer field, per bucket and over value. Past this, the
 /// smallest values' bytes are pooled as overflow (and counted) so that a scan over millions of
 /// addresses cannot exhaust memory; the values that carry an anomaly are the large ones, and they
-/// are kept. While flows are being added a map may hold up to twice as many, so that pooling
-/// happens once per [`MAX_INFLUENCER_VALUES`] new values rather than on every one.
+/// are kept. While flows are added and partial aggregates merged a map may hold up to twice as
+/// many, so that pooling happens once per [`MAX_INFLUENCER_VALUES`] new values rather than on
+/// every one; a closed bucket is [settled](BucketAggregate::settle) to the limit.
 pub const MAX_INFLUENCER_VALUES: usize = 512;
 
 /// One flow as it appears in evidence: enough to find it again in the sensor's logs.
@@ -98,7 +99,9 @@ impl InfluencerTotals {
             }
         }
         self.overflow_bytes = self.overflow_bytes.saturating_add(other.overflow_bytes);
-        self.enforce_limit();
+        if self.bytes_by_value.len() >= 2 * MAX_INFLUENCER_VALUES {
+            self.enforce_limit();
+        }
     }
 
     /// Pools the smallest values past [`MAX_INFLUENCER_VALUES`] into the overflow, in one

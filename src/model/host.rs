@@ -176,17 +176,21 @@ impl HostBaselines {
                 *model_bytes += new_bytes;
                 self.pair_count += 1;
             }
-            let pair = self
-                .pairs
-                .entry(host.to_string())
-                .or_default()
-                .entry(over_value.to_string())
-                .or_insert_with(|| PairModel {
-                    volume: WeightedMoments::default(),
-                    active_buckets: 0,
-                    first_seen_secs: bucket_start_secs,
-                    updated_secs: bucket_start_secs,
-                });
+            // Known pairs are found without copying their keys; only new ones allocate.
+            if !known {
+                self.pairs.entry(host.to_string()).or_default().insert(
+                    over_value.to_string(),
+                    PairModel {
+                        volume: WeightedMoments::default(),
+                        active_buckets: 0,
+                        first_seen_secs: bucket_start_secs,
+                        updated_secs: bucket_start_secs,
+                    },
+                );
+            }
+            let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) else {
+                continue;
+            };
             let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
             pair.volume.forget(keep_per_sec.powf(elapsed));
             pair.updated_secs = bucket_start_secs;
