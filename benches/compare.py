@@ -138,9 +138,9 @@ def machine():
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import duckdb
 
+    version = subprocess.run([BINARY, "--version"], capture_output=True, text=True).stdout
     return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, {platform.system()} "
-            f"{platform.release()}, duckdb {duckdb.__version__}, "
-            f"{subprocess.run([BINARY, '--version'], capture_output=True, text=True).stdout.strip()}")
+            f"{platform.release()}, duckdb {duckdb.__version__}, {version.splitlines()[0]}")
 
 
 def main():
