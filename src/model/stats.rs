@@ -189,16 +189,21 @@ impl SlidingTail {
         }
     }
 
+    /// Forgets the oldest remembered value, for callers that bound the memory by time.
+    pub fn forget_oldest(&mut self) {
+        if let Some(old) = self.arrival.pop_front() {
+            let at = self.sorted.partition_point(|&v| v < old);
+            self.sorted.remove(at);
+        }
+    }
+
     /// Remembers `x`, forgetting the oldest value beyond the capacity.
     pub fn push(&mut self, x: f64) {
         if self.capacity == 0 || x.is_nan() {
             return;
         }
         if self.arrival.len() == self.capacity {
-            if let Some(old) = self.arrival.pop_front() {
-                let at = self.sorted.partition_point(|&v| v < old);
-                self.sorted.remove(at);
-            }
+            self.forget_oldest();
         }
         self.arrival.push_back(x);
         let at = self.sorted.partition_point(|&v| v < x);
