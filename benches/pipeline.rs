@@ -107,14 +107,14 @@ fn geoip(c: &mut Criterion) {
     group.bench_function("enricher_cold_cache", |b| {
         b.iter_batched(
             || Enricher::new(GeoDb::embedded().expect("opens")),
-            |enricher| flows.iter().map(|flow| enricher.locate(flow).is_unknown()).count(),
+            |enricher| flows.iter().filter(|flow| enricher.locate(flow).is_unknown()).count(),
             BatchSize::LargeInput,
         )
     });
     let warm = Enricher::new(GeoDb::embedded().expect("opens"));
     flows.iter().for_each(|flow| drop(warm.locate(flow)));
     group.bench_function("enricher_warm_cache", |b| {
-        b.iter(|| flows.iter().map(|flow| warm.locate(flow).is_unknown()).count())
+        b.iter(|| flows.iter().filter(|flow| warm.locate(flow).is_unknown()).count())
     });
     group.finish();
 }
