@@ -54,7 +54,7 @@ impl Direction {
 }
 
 /// Geo fields already present on an input event (ECS `destination.geo.*`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct GeoFields {
     pub country_iso_code: Option<String>,
     pub country_name: Option<String>,

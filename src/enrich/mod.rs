@@ -102,6 +102,10 @@ pub struct Enricher {
     cache: DashMap<IpAddr, Option<Arc<GeoLocation>>, ahash::RandomState>,
     /// One shared copy of each distinct location, so cache entries stay small.
     interned: DashSet<Arc<GeoLocation>, ahash::RandomState>,
+    /// Locations built from events' own geo fields, by those fields: events name a few
+    /// hundred places, and completing one from the country tables costs more than the rest
+    /// of locating a flow.
+    event_cache: DashMap<GeoFields, Option<Arc<GeoLocation>>, ahash::RandomState>,
     cache_limit_entries: usize,
     use_event_geo: bool,
     unknown: Arc<GeoLocation>,
@@ -115,6 +119,7 @@ impl Enricher {
             db,
             cache: DashMap::with_hasher(ahash::RandomState::new()),
             interned: DashSet::with_hasher(ahash::RandomState::new()),
+            event_cache: DashMap::with_hasher(ahash::RandomState::new()),
             cache_limit_entries: DEFAULT_CACHE_ENTRIES,
             use_event_geo: true,
             unknown: Arc::new(unknown_location()),
@@ -152,9 +157,10 @@ impl Enricher {
 
     pub fn locate(&self, flow: &Flow) -> Located {
         if self.use_event_geo {
-            if let Some(location) = flow.destination_geo.as_ref().and_then(event_location) {
+            if let Some(location) = flow.destination_geo.as_ref().and_then(|g| self.event_place(g))
+            {
                 bump(&self.stats.from_event);
-                return Located { location: Arc::new(location), source: LocationSource::Event };
+                return Located { location, source: LocationSource::Event };
             }
         }
         match self.cached_lookup(canonical(flow.destination_ip)) {
@@ -190,6 +196,18 @@ impl Enricher {
                 shared
             }
         }
+    }
+
+    /// The location an event's geo fields name, completed from the country tables.
+    fn event_place(&self, geo: &GeoFields) -> Option<Arc<GeoLocation>> {
+        if let Some(cached) = self.event_cache.get(geo) {
+            return cached.clone();
+        }
+        let location = event_location(geo).map(|location| self.intern(location));
+        if self.event_cache.len() < self.cache_limit_entries {
+            self.event_cache.insert(geo.clone(), location.clone());
+        }
+        location
     }
 
     fn lookup(&self, ip: IpAddr) -> Option<GeoLocation> {

@@ -105,7 +105,7 @@ impl RecordParser for EcsParser {
 /// milliseconds (unlike Zeek's epoch seconds).
 fn ecs_time(event: &Object, path: &str) -> Result<Option<i64>, ParseError> {
     match lookup(event, path) {
-        Some(serde_json::Value::Number(number)) => match number.as_i64() {
+        Some(json::Value::Number(number)) => match number.as_i64() {
             Some(millis) => Ok(Some(millis.saturating_mul(1000))),
             None => Err(crate::read::time::bad_timestamp(path, &number.to_string())),
         },

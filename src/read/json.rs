@@ -5,20 +5,195 @@
 //! dotted key (`"destination.geo.country_iso_code"`), or as a mix of both. [`lookup`] finds a
 //! path whatever the spelling, so the readers name each field once. A JSON `null` counts as
 //! absent. Numbers may come as JSON numbers or as numeric strings; both are accepted.
+//!
+//! A line is parsed into a [`Value`] that borrows its strings from the line wherever they hold
+//! no escapes, and keeps an object's members in a vector in the order written: a flow event has
+//! a few dozen short members, which a linear search finds faster than a tree or hash map is
+//! built, and the line's text is not copied. When a key appears twice the last one counts, as
+//! in most JSON readers.
 
 use crate::flow::EpochMicros;
 use crate::read::time::{any_to_micros, bad_timestamp};
 use crate::read::value::{parse_count, parse_duration_micros, parse_ip, parse_port};
 use crate::read::ParseError;
 use crate::skip::SkipReason;
-use serde_json::{Map, Number, Value};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+use std::borrow::Cow;
+use std::fmt;
 use std::net::IpAddr;
 
-/// One JSON line's top-level object.
-pub type Object = Map<String, Value>;
+/// A JSON value whose strings borrow from the parsed text where they can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Value<'a>>),
+    Object(Object<'a>),
+}
+
+/// A JSON object: its members in the order written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object<'a> {
+    members: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
+impl<'a> Object<'a> {
+    /// The value of `key`; the last one when the key is repeated.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.members.iter().rev().find(|(name, _)| name == key).map(|(_, value)| value)
+    }
+}
+
+impl Value<'_> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// Writes the value back as JSON, for error messages that show a bad value.
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |f: &mut fmt::Formatter<'_>, text: &str| match serde_json::to_string(text) {
+            Ok(json) => f.write_str(&json),
+            Err(_) => Err(fmt::Error),
+        };
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(flag) => write!(f, "{flag}"),
+            Value::Number(number) => write!(f, "{number}"),
+            Value::String(text) => quoted(f, text),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Object(object) => {
+                f.write_str("{")?;
+                for (index, (name, value)) in object.members.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(",")?;
+                    }
+                    quoted(f, name)?;
+                    write!(f, ":{value}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+/// Builds a [`Value`] from any self-describing input, borrowing strings when it can.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(number.into()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(number.into()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Value<'de>, E> {
+        Ok(Number::from_f64(number).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Value<'de>, D::Error> {
+        Value::deserialize(inner)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut members = Vec::new();
+        while let Some(Key(name)) = map.next_key()? {
+            members.push((name, map.next_value()?));
+        }
+        Ok(Value::Object(Object { members }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Value<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value<'de>, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// An object key, borrowed unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
 
 /// Parses a line that must hold one JSON object.
-pub fn parse_object(line: &str) -> Result<Object, ParseError> {
+pub fn parse_object(line: &str) -> Result<Object<'_>, ParseError> {
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ParseError::new(
@@ -33,7 +208,7 @@ pub fn parse_object(line: &str) -> Result<Object, ParseError> {
 }
 
 /// Finds `path` in `object`, whether its parts are nested objects, dotted keys or a mix.
-pub fn lookup<'a>(object: &'a Object, path: &str) -> Option<&'a Value> {
+pub fn lookup<'a, 'b>(object: &'a Object<'b>, path: &str) -> Option<&'a Value<'b>> {
     if let Some(value) = object.get(path).filter(|value| !value.is_null()) {
         return Some(value);
     }
@@ -57,7 +232,7 @@ fn wrong_type(path: &str, value: &Value, expected: &str) -> ParseError {
 pub fn get_str<'a>(object: &'a Object, path: &str) -> Result<Option<&'a str>, ParseError> {
     match lookup(object, path) {
         None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::String(text)) => Ok(Some(text.as_ref())),
         Some(other) => Err(wrong_type(path, other, "a string")),
     }
 }
@@ -67,7 +242,7 @@ pub fn get_str<'a>(object: &'a Object, path: &str) -> Result<Option<&'a str>, Pa
 pub fn get_text(object: &Object, path: &str) -> Result<Option<String>, ParseError> {
     match lookup(object, path) {
         None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::String(text)) => Ok(Some(text.to_string())),
         Some(Value::Number(number)) => Ok(Some(number.to_string())),
         Some(other) => Err(wrong_type(path, other, "a string or a number")),
     }
@@ -77,7 +252,7 @@ pub fn get_text(object: &Object, path: &str) -> Result<Option<String>, ParseErro
 fn numeric_text(path: &str, value: &Value) -> Result<String, ParseError> {
     match value {
         Value::Number(number) => Ok(integral_text(number)),
-        Value::String(text) => Ok(text.clone()),
+        Value::String(text) => Ok(text.to_string()),
         other => Err(wrong_type(path, other, "a number or a numeric string")),
     }
 }
@@ -104,7 +279,7 @@ pub fn get_duration_micros(object: &Object, path: &str) -> Result<Option<i64>, P
     };
     let text = match value {
         Value::Number(number) => number.to_string(),
-        Value::String(text) => text.clone(),
+        Value::String(text) => text.to_string(),
         other => return Err(wrong_type(path, other, "a number of seconds")),
     };
     parse_duration_micros(path, &text).map(Some)
@@ -138,7 +313,7 @@ pub fn get_time(object: &Object, path: &str) -> Result<Option<EpochMicros>, Pars
     };
     let text = match value {
         Value::Number(number) => number.to_string(),
-        Value::String(text) => text.clone(),
+        Value::String(text) => text.to_string(),
         other => return Err(bad_timestamp(path, &other.to_string())),
     };
     any_to_micros(&text).map(Some).ok_or_else(|| bad_timestamp(path, &text))
@@ -148,7 +323,7 @@ pub fn get_time(object: &Object, path: &str) -> Result<Option<EpochMicros>, Pars
 mod tests {
     use super::*;
 
-    fn object(text: &str) -> Object {
+    fn object(text: &str) -> Object<'_> {
         parse_object(text).unwrap()
     }
 
@@ -165,6 +340,15 @@ mod tests {
         let with_null = object(r#"{"source":{"ip":null},"source.ip":"192.0.2.1"}"#);
         assert_eq!(get_str(&with_null, "source.ip").unwrap(), Some("192.0.2.1"));
         assert_eq!(lookup(&nested, "destination.geo.city_name"), None);
+    }
+
+    #[test]
+    fn escaped_text_repeated_keys_and_bad_values_read_as_json_says() {
+        let sample = object(r#"{"host":{"name":"a\"b\u00e9"},"n":1,"n":2,"o":{"x":[1,true]}}"#);
+        assert_eq!(get_str(&sample, "host.name").unwrap(), Some("a\"b\u{e9}"));
+        assert_eq!(get_count(&sample, "n").unwrap(), Some(2));
+        let error = get_count(&sample, "o").unwrap_err();
+        assert_eq!(error.value.as_deref(), Some(r#"{"x":[1,true]}"#));
     }
 
     #[test]
