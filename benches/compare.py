@@ -74,14 +74,15 @@ print(row[0], row[1], time.time() - started)
 
 
 def timed(command, **kwargs):
-    """Runs a command under /usr/bin/time; returns (wall seconds, peak RSS in kB, stdout)."""
+    """Runs a command under /usr/bin/time; returns (wall seconds, peak RSS in kB, stdout,
+    stderr)."""
     stats = Path(os.environ.get("TMPDIR", "/tmp")) / "geoexfil-bench-time.txt"
     full = ["/usr/bin/time", "-f", "%e %M", "-o", str(stats)] + [str(c) for c in command]
     done = subprocess.run(full, capture_output=True, text=True, **kwargs)
     if done.returncode not in (0, 2):
         sys.exit(f"failed ({done.returncode}): {' '.join(map(str, command))}\n{done.stderr}")
     wall, rss = stats.read_text().split()
-    return float(wall), int(rss), done.stdout
+    return float(wall), int(rss), done.stdout, done.stderr
 
 
 def warm(path):
@@ -201,8 +202,8 @@ def main():
                                         ["--format", "zeek-tsv", "--bytes", "10GB"])))
     for label, path in sizes:
         warm(path) if path.stat().st_size < 4e9 else None
-        wall, rss, _ = timed([BINARY, "detect", "-q", "--threads", 2, "--alerts", "/dev/null",
-                              path])
+        wall, rss, _, _ = timed([BINARY, "detect", "-q", "--threads", 2, "--alerts",
+                                 "/dev/null", path])
         flows = sum(1 for line in open(path, "rb") if not line.startswith(b"#"))
         say(f"| {label} | {flows:,} | {wall:.1f} s | {rss / 1024:.0f} MB |")
         print(f"{label}: {wall:.1f} s, {rss} kB", flush=True)
@@ -210,11 +211,9 @@ def main():
     many = generate(work, "zeek-1m-destinations.log",
                     ["--format", "zeek-tsv", "--flows", "3000000", "--destinations", "1000000",
                      "--hosts", "2000"])
-    wall, rss, _ = timed([BINARY, "detect", "--job", "destination-ip", "--max-over-values",
-                          "2000000", "--threads", 2, "--alerts", "/dev/null", many])
-    summary = subprocess.run([BINARY, "detect", "--job", "destination-ip", "--max-over-values",
-                              "2000000", "--alerts", "/dev/null", many],
-                             capture_output=True, text=True).stderr
+    wall, rss, _, summary = timed([BINARY, "detect", "--job", "destination-ip",
+                                   "--max-over-values", "2000000", "--threads", 2, "--alerts",
+                                   "/dev/null", many])
     values = re.search(r"to (\d+) values of destination\.ip", summary)
     say(f"Destination-address job on `geoexfil generate --flows 3000000 --destinations 1000000 "
         f"--hosts 2000` (Zeek TSV): {values.group(1) if values else '?'} distinct addresses "

@@ -17,7 +17,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use geoexfil::bucket::BucketAggregate;
 use geoexfil::detect::prepare::{ParsedBatch, Preparer};
-use geoexfil::enrich::{Enricher, GeoDb};
+use geoexfil::enrich::{Enricher, GeoDb, LocalLocations};
 use geoexfil::filter::{FlowFilter, NetworkSet};
 use geoexfil::flow::Flow;
 use geoexfil::generate::{generate, Amount, GenerateOptions};
@@ -131,11 +131,12 @@ fn aggregate(c: &mut Criterion) {
             || batches.iter().map(clone_batch).collect::<Vec<_>>(),
             |batches| {
                 let mut normaliser = Normaliser::default();
+                let mut locations = LocalLocations::default();
                 batches
                     .into_iter()
                     .map(|mut batch| {
                         batch.normalise(&mut normaliser);
-                        preparer.aggregate(batch)
+                        preparer.aggregate(batch, &mut locations)
                     })
                     .collect::<Vec<_>>()
             },
@@ -144,7 +145,7 @@ fn aggregate(c: &mut Criterion) {
     });
     let partials: Vec<BucketAggregate> = batches
         .iter()
-        .map(|batch| preparer.aggregate(clone_batch(batch)))
+        .map(|batch| preparer.aggregate(clone_batch(batch), &mut LocalLocations::default()))
         .flat_map(|prepared| prepared.partials.into_values().map(|p| p.aggregate))
         .collect();
     group.throughput(Throughput::Elements(partials.len() as u64));
@@ -179,8 +180,9 @@ fn closed_buckets(job: JobConfig, flows: u64, destinations: u64) -> Vec<BucketAg
     generate(&options, &mut bytes).expect("the generator writes to memory");
     let preparer = preparer(job);
     let mut buckets: std::collections::BTreeMap<i64, BucketAggregate> = Default::default();
+    let mut locations = LocalLocations::default();
     for batch in parse_all(&preparer, &bytes, InputFormat::ZeekTsv) {
-        for (start, partial) in preparer.aggregate(batch).partials {
+        for (start, partial) in preparer.aggregate(batch, &mut locations).partials {
             buckets.entry(start).or_insert_with(|| BucketAggregate::new(start));
             buckets.get_mut(&start).expect("inserted").merge(&partial.aggregate);
         }

@@ -13,7 +13,7 @@ pub mod prepare;
 
 use crate::bucket::clock::{Admission, BucketClock};
 use crate::bucket::BucketAggregate;
-use crate::enrich::{Enricher, Located};
+use crate::enrich::{Enricher, GeoLocation};
 use crate::filter::FlowFilter;
 use crate::flow::{Flow, MICROS_PER_SEC};
 use crate::job::{FlowField, JobConfig};
@@ -285,9 +285,9 @@ impl Detector {
 }
 
 /// The value of a job field for a located flow, if it has one.
-pub fn field_value(field: FlowField, flow: &Flow, located: &Located) -> Option<String> {
+pub fn field_value(field: FlowField, flow: &Flow, location: &GeoLocation) -> Option<String> {
     let mut text = String::new();
-    write_field_value(field, flow, located, &mut text).then_some(text)
+    write_field_value(field, flow, location, &mut text).then_some(text)
 }
 
 /// Writes the value of a job field for a located flow into `out` (cleared first); false when
@@ -295,12 +295,11 @@ pub fn field_value(field: FlowField, flow: &Flow, located: &Located) -> Option<S
 pub fn write_field_value(
     field: FlowField,
     flow: &Flow,
-    located: &Located,
+    location: &GeoLocation,
     out: &mut String,
 ) -> bool {
     use std::fmt::Write;
     out.clear();
-    let location = &located.location;
     let mut text = |value: &Option<String>| match value.as_deref().filter(|v| !v.is_empty()) {
         Some(value) => {
             out.push_str(value);

@@ -14,6 +14,7 @@
 
 use super::prepare::{PreparedBatch, Preparer};
 use super::Detector;
+use crate::enrich::LocalLocations;
 use crate::normalise::Normaliser;
 use crate::read::InputReader;
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -99,10 +100,11 @@ pub fn run_input<E>(
 ) -> Result<(), E> {
     let preparer = detector.preparer();
     if threads <= 1 {
+        let mut locations = LocalLocations::default();
         while let Some(batch) = reader.next_batch() {
             let mut parsed = preparer.parse(batch);
             parsed.normalise(&mut detector.normaliser);
-            let mut prepared = preparer.aggregate(parsed);
+            let mut prepared = preparer.aggregate(parsed, &mut locations);
             detector.fold(&mut prepared);
             after_fold(detector, &prepared)?;
         }
@@ -123,10 +125,11 @@ pub fn run_input<E>(
             let (preparer, turnstile) = (&preparer, &turnstile);
             scope.spawn(move || {
                 let _guard = AbandonOnPanic(turnstile);
+                let mut locations = LocalLocations::default();
                 for (number, batch) in batch_rx {
                     let mut parsed = preparer.parse(batch);
                     turnstile.in_turn(number, |normaliser| parsed.normalise(normaliser));
-                    let prepared = preparer.aggregate(parsed);
+                    let prepared = preparer.aggregate(parsed, &mut locations);
                     if prepared_tx.send((number, prepared)).is_err() {
                         break;
                     }

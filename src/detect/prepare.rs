@@ -23,7 +23,7 @@
 
 use super::{field_value, write_field_value, Rejection, MAX_FLOW_BYTES};
 use crate::bucket::{BucketAggregate, FlowEvidence};
-use crate::enrich::Enricher;
+use crate::enrich::{Enricher, LocalLocations};
 use crate::filter::FlowFilter;
 use crate::flow::{Flow, MICROS_PER_SEC};
 use crate::job::{FlowField, JobConfig};
@@ -183,12 +183,12 @@ impl Preparer {
     /// value for it.
     pub fn key(&self, flow: &Flow) -> Option<KeyedFlow> {
         let located = self.enricher.locate(flow);
-        let over_value = field_value(self.job.over_field, flow, &located)?;
+        let over_value = field_value(self.job.over_field, flow, &located.location)?;
         let influencer_values = self
             .job
             .influencers
             .iter()
-            .filter_map(|&field| field_value(field, flow, &located).map(|v| (field, v)))
+            .filter_map(|&field| field_value(field, flow, &located.location).map(|v| (field, v)))
             .collect();
         let evidence = evidence_of(flow);
         let event_secs = flow.event_micros().div_euclid(MICROS_PER_SEC);
@@ -222,7 +222,9 @@ impl Preparer {
     }
 
     /// Step 3: filters the normalised flows and adds them to per-bucket partial aggregates.
-    pub fn aggregate(&self, parsed: ParsedBatch) -> PreparedBatch {
+    /// `locations` is the calling thread's own GeoIP cache (see [`Enricher::locate_local`]);
+    /// its counts are added to the enricher's before the batch is handed on.
+    pub fn aggregate(&self, parsed: ParsedBatch, locations: &mut LocalLocations) -> PreparedBatch {
         let ParsedBatch { last_line, flows, bad_lines, flows_read, mut skipped } = parsed;
         let bucket_secs = self.job.bucket_secs;
         let bucket_start = |secs: i64| secs.div_euclid(bucket_secs) * bucket_secs;
@@ -245,13 +247,13 @@ impl Preparer {
                 partial.late_flows += 1;
                 continue;
             }
-            let located = self.enricher.locate(&flow);
-            if !write_field_value(self.job.over_field, &flow, &located, &mut over_value) {
+            let location = self.enricher.locate_local(&flow, locations);
+            if !write_field_value(self.job.over_field, &flow, location, &mut over_value) {
                 partial.over_field_missing += 1;
                 continue;
             }
             for (field, text, present) in influencer_texts.iter_mut() {
-                *present = write_field_value(*field, &flow, &located, text);
+                *present = write_field_value(*field, &flow, location, text);
             }
             let bytes = flow.bytes_sent.unwrap_or(0);
             let values = influencer_texts
@@ -269,6 +271,7 @@ impl Preparer {
             let horizon = bucket_start(event_secs - self.job.allowed_lateness_secs.max(0));
             closed_before = Some(closed_before.map_or(horizon, |closed| closed.max(horizon)));
         }
+        self.enricher.settle(locations);
         PreparedBatch { last_line, bad_lines, flows_read, skipped, partials }
     }
 }

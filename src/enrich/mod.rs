@@ -76,6 +76,21 @@ pub struct EnrichStats {
     pub lookup_errors: u64,
 }
 
+/// Addresses one thread remembers in front of the shared cache. Past this many the thread's
+/// cache starts afresh: about 5 MB per thread, and busy networks send most flows to far fewer
+/// addresses.
+pub const MAX_LOCAL_ADDRESSES: usize = 65_536;
+
+/// One thread's cache of located addresses and its uncounted counts (see
+/// [`Enricher::locate_local`]).
+#[derive(Debug, Default)]
+pub struct LocalLocations {
+    by_address: std::collections::HashMap<IpAddr, Arc<GeoLocation>, ahash::RandomState>,
+    /// The location of the last flow located from its event's own fields.
+    event: Option<Arc<GeoLocation>>,
+    counts: EnrichStats,
+}
+
 /// Counters behind [`EnrichStats`], shared by the pipeline's threads.
 #[derive(Debug, Default)]
 struct SharedStats {
@@ -170,6 +185,43 @@ impl Enricher {
                 Located { location: Arc::clone(&self.unknown), source: LocationSource::Unknown }
             }
         }
+    }
+
+    /// Locates a flow through one thread's own cache in front of the shared one, and returns
+    /// the location by reference. Repeated destinations then cost a plain map lookup, with no
+    /// shared lock, reference count or counter touched, which is what lets preparation scale
+    /// across threads. Counts are kept in `local` until [`LocalLocations::settle`].
+    pub fn locate_local<'l>(&self, flow: &Flow, local: &'l mut LocalLocations) -> &'l GeoLocation {
+        if self.use_event_geo {
+            if let Some(location) = flow.destination_geo.as_ref().and_then(|g| self.event_place(g))
+            {
+                local.counts.from_event += 1;
+                return local.event.insert(location);
+            }
+        }
+        let ip = canonical(flow.destination_ip);
+        if local.by_address.contains_key(&ip) {
+            local.counts.cache_hits += 1;
+        } else {
+            if local.by_address.len() >= MAX_LOCAL_ADDRESSES {
+                local.by_address.clear();
+            }
+            let location = self.cached_lookup(ip).unwrap_or_else(|| Arc::clone(&self.unknown));
+            local.by_address.insert(ip, location);
+        }
+        let location = &local.by_address[&ip];
+        if Arc::ptr_eq(location, &self.unknown) {
+            local.counts.unknown += 1;
+        }
+        location
+    }
+
+    /// Adds a thread's counts to the enricher's.
+    pub fn settle(&self, local: &mut LocalLocations) {
+        let counts = std::mem::take(&mut local.counts);
+        self.stats.cache_hits.fetch_add(counts.cache_hits, Ordering::Relaxed);
+        self.stats.unknown.fetch_add(counts.unknown, Ordering::Relaxed);
+        self.stats.from_event.fetch_add(counts.from_event, Ordering::Relaxed);
     }
 
     fn cached_lookup(&self, ip: IpAddr) -> Option<Arc<GeoLocation>> {
