@@ -192,14 +192,17 @@ def main():
         "geoexfil's alerts and records at 1 and 2 threads are compared byte for byte (their "
         "SHA-256).")
     say("")
-    say("Peak memory against input size (Zeek TSV, 2 threads, same generator settings):")
+    say("Peak memory against input size (Zeek TSV, 2 threads): the same organisation at the "
+        "same daily volume, the 10 GB file covering ten times as many days (`--bytes 10GB "
+        "--days 280`):")
     say("")
     say("| input | flows | wall | peak RSS |")
     say("|---|---:|---:|---:|")
     sizes = [("1 GB", zeek)]
     if not options.skip_10gb:
-        sizes.append(("10 GB", generate(work, "zeek-10gb.log",
-                                        ["--format", "zeek-tsv", "--bytes", "10GB"])))
+        sizes.append(("10 GB", generate(work, "zeek-10gb-280-days.log",
+                                        ["--format", "zeek-tsv", "--bytes", "10GB", "--days",
+                                         "280"])))
     for label, path in sizes:
         warm(path) if path.stat().st_size < 4e9 else None
         wall, rss, _, _ = timed([BINARY, "detect", "-q", "--threads", 2, "--alerts",

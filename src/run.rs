@@ -283,10 +283,14 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     let summary = render(&report);
     let some_skipped = detector.counts.skipped.bad_input_total() > 0
         || reports.iter().any(|r| r.failure.is_some());
+    let footprint = detector.state.models.footprint();
     info!(
         flows = detector.counts.flows_counted,
         records = emitter.record_count,
         alerts = emitter.alert_count,
+        over_values = footprint.over_values,
+        pairs = footprint.pairs,
+        model_bytes = footprint.total_bytes(),
         "detect finished"
     );
     Ok(DetectOutcome {
