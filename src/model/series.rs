@@ -965,6 +965,9 @@ impl Scale {
 
     fn learn(&mut self, x: f64, judgement: &Judgement, hours: f64, time: i64, c: &SeriesConfig) {
         let keep = |rate: f64| (-rate * hours).exp().max(c.min_keep_per_row);
+        // The forgetting averages of surprise that decide between alternative explanations.
+        let compare = (-c.daily_compare_forgetting_per_hour * hours).exp();
+        let surprise = |p: f64| -p.max(1e-300).ln();
         self.slow.learn(x, judgement.slow, keep(c.slow_forgetting_per_hour), time, c.robust);
         self.fast.learn(x, judgement.fast, keep(c.fast_forgetting_per_hour), time, c.robust);
         if let Some(previous) = self.previous {
@@ -982,8 +985,6 @@ impl Scale {
         }
         if let Some((p, difference)) = judgement.daily {
             self.daily.learn(difference, p, keep(c.slow_forgetting_per_hour), time, c.robust);
-            let compare = (-c.daily_compare_forgetting_per_hour * hours).exp();
-            let surprise = |p: f64| -p.max(1e-300).ln();
             self.slow_surprise = compare * self.slow_surprise + surprise(judgement.slow);
             self.daily_surprise = compare * self.daily_surprise + surprise(p);
         }
@@ -995,8 +996,6 @@ impl Scale {
                 time,
                 c.robust,
             );
-            let compare = (-c.daily_compare_forgetting_per_hour * hours).exp();
-            let surprise = |p: f64| -p.max(1e-300).ln();
             self.change_surprise = compare * self.change_surprise + surprise(judgement.change);
             self.daily_step_surprise = compare * self.daily_step_surprise + surprise(p);
         }
@@ -1008,8 +1007,6 @@ impl Scale {
                 time,
                 c.robust,
             );
-            let compare = (-c.daily_compare_forgetting_per_hour * hours).exp();
-            let surprise = |p: f64| -p.max(1e-300).ln();
             self.weekly_change_surprise =
                 compare * self.weekly_change_surprise + surprise(judgement.change);
             self.weekly_step_surprise = compare * self.weekly_step_surprise + surprise(p);
