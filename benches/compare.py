@@ -196,8 +196,8 @@ def main():
         "same daily volume, the 10 GB file covering ten times as many days (`--bytes 10GB "
         "--days 280`):")
     say("")
-    say("| input | flows | wall | peak RSS |")
-    say("|---|---:|---:|---:|")
+    say("| input | flows | wall | peak RSS | pairs at the end | pairs forgotten | model state |")
+    say("|---|---:|---:|---:|---:|---:|---:|")
     sizes = [("1 GB", zeek)]
     if not options.skip_10gb:
         sizes.append(("10 GB", generate(work, "zeek-10gb-280-days.log",
@@ -205,10 +205,13 @@ def main():
                                          "280"])))
     for label, path in sizes:
         warm(path) if path.stat().st_size < 4e9 else None
-        wall, rss, _, _ = timed([BINARY, "detect", "-q", "--threads", 2, "--alerts",
-                                 "/dev/null", path])
+        wall, rss, _, log = timed([BINARY, "--log-level", "info", "detect", "-q", "--threads", 2,
+                                   "--alerts", "/dev/null", path])
+        model = dict(re.findall(r"(pairs|forgotten_pairs|model_bytes)=(\d+)", log))
         flows = sum(1 for line in open(path, "rb") if not line.startswith(b"#"))
-        say(f"| {label} | {flows:,} | {wall:.1f} s | {rss / 1024:.0f} MB |")
+        say(f"| {label} | {flows:,} | {wall:.1f} s | {rss / 1024:.0f} MB | "
+            f"{int(model.get('pairs', 0)):,} | {int(model.get('forgotten_pairs', 0)):,} | "
+            f"{int(model.get('model_bytes', 0)) / 1e6:.1f} MB |")
         print(f"{label}: {wall:.1f} s, {rss} kB", flush=True)
     say("")
     many = generate(work, "zeek-1m-destinations.log",

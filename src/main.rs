@@ -248,6 +248,11 @@ struct DetectArgs {
     /// new over values are judged without a baseline of their own, and the summary says so.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     max_model_memory: u64,
+    /// A (host, destination) pair that carries nothing for this long is forgotten, so that
+    /// memory does not grow with the job's age; seen again, it counts as first-time. 0s keeps
+    /// every pair.
+    #[arg(long, value_name = "DURATION", default_value = "42d", value_parser = parse_duration_secs)]
+    pair_retention: i64,
     /// Threads that read and prepare input (parsing, filtering, GeoIP, bucket totals); the
     /// default is one per core. Results are identical at any number.
     #[arg(long, default_value_t = default_threads())]
@@ -279,6 +284,7 @@ impl DetectArgs {
                 max_model_bytes: self.max_model_memory,
                 learning_period_secs: self.learning_period,
                 min_anomalous_bytes: self.min_anomalous_bytes,
+                pair_retention_secs: self.pair_retention,
                 ..ModelConfig::default()
             },
             rule: RuleConfig {

@@ -265,6 +265,8 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         over_values: detector.state.models.partitions.len(),
         untracked_over_values: detector.state.models.untracked_values,
         max_over_values: detector.state.models.config.max_partitions,
+        forgotten_pairs: detector.state.models.hosts.forgotten_pairs,
+        pair_retention_secs: detector.state.models.config.pair_retention_secs,
         untracked_sample: &detector.state.models.untracked_sample,
         memory_limit: detector.state.models.memory_limit_reached.then(|| {
             let models = &detector.state.models;
@@ -290,6 +292,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         alerts = emitter.alert_count,
         over_values = footprint.over_values,
         pairs = footprint.pairs,
+        forgotten_pairs = detector.state.models.hosts.forgotten_pairs,
         model_bytes = footprint.total_bytes(),
         "detect finished"
     );

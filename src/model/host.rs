@@ -11,6 +11,11 @@
 //! explanation.
 //!
 //! Hosts are identified by source address, the one host field every format has.
+//!
+//! A pair that carries nothing for the *pair retention* (default [`DEFAULT_PAIR_RETENTION_SECS`])
+//! is forgotten: it comes back as a first-time pair. Without this, a long-running job would
+//! remember every pair it ever met, and on a network where addresses change hands (DHCP, VPN
+//! pools, short-lived cloud instances) that memory grows for as long as the job runs.
 
 use super::footprint;
 use super::stats::{bytes_from_log, log_volume, NormalInverseGamma, WeightedMoments};
@@ -28,6 +33,16 @@ pub const HOSTS_EXAMINED: usize = 3;
 /// below it; a destination-IP job on a large network may reach it, and then new pairs are
 /// judged as new without being remembered (counted).
 pub const DEFAULT_MAX_PAIRS: usize = 1_000_000;
+
+/// Default pair retention: six weeks. A month is the longest habit a host commonly has (a
+/// monthly report, a monthly backup); six weeks keeps such a pair known through a month that
+/// runs a week late. The reference job prunes the models of values not updated for 30 days by
+/// default.
+pub const DEFAULT_PAIR_RETENTION_SECS: i64 = 42 * 24 * 3600;
+
+/// Stale pairs are looked for once per this much data time: a pass over every pair costs far
+/// more than one bucket's learning, and a day's delay is nothing against the retention.
+const PRUNE_EVERY_SECS: i64 = 24 * 3600;
 
 /// The baseline of one host toward one over value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +83,12 @@ pub struct HostBaselines {
     pub new_pairs: PopulationModel,
     /// Pairs seen after the limit was reached.
     pub untracked_pairs: u64,
+    /// Pairs forgotten after the pair retention without traffic.
+    #[serde(default)]
+    pub forgotten_pairs: u64,
+    /// Data time of the last look for stale pairs.
+    #[serde(default)]
+    pub last_pruned_secs: Option<i64>,
 }
 
 impl HostBaselines {
@@ -120,6 +141,31 @@ impl HostBaselines {
                 }
             })
             .min_by(|a, b| a.probability.total_cmp(&b.probability))
+    }
+
+    /// Forgets the pairs that carried nothing for `retention_secs` before `now_secs` (none when
+    /// `retention_secs` is 0), looking at most once per [`PRUNE_EVERY_SECS`] of data time.
+    /// Returns the number forgotten.
+    pub fn forget_stale(&mut self, now_secs: i64, retention_secs: i64) -> usize {
+        if retention_secs <= 0 {
+            return 0;
+        }
+        let last = *self.last_pruned_secs.get_or_insert(now_secs);
+        if now_secs - last < PRUNE_EVERY_SECS {
+            return 0;
+        }
+        self.last_pruned_secs = Some(now_secs);
+        let oldest_kept = now_secs - retention_secs;
+        let mut forgotten = 0;
+        self.pairs.retain(|_, pairs| {
+            let before = pairs.len();
+            pairs.retain(|_, pair| pair.updated_secs >= oldest_kept);
+            forgotten += before - pairs.len();
+            !pairs.is_empty()
+        });
+        self.pair_count -= forgotten;
+        self.forgotten_pairs += forgotten as u64;
+        forgotten
     }
 
     /// What a (host, destination) pair carries in the bucket where it first appears.

@@ -128,6 +128,14 @@ pub struct ModelConfig {
     /// Limit on the memory of all baselines and pairs (see [`footprint`]).
     #[serde(default = "default_max_model_bytes")]
     pub max_model_bytes: u64,
+    /// A (host, over value) pair without traffic for this long is forgotten; 0 keeps pairs
+    /// for ever (see [`host`]).
+    #[serde(default = "default_pair_retention_secs")]
+    pub pair_retention_secs: i64,
+}
+
+fn default_pair_retention_secs() -> i64 {
+    host::DEFAULT_PAIR_RETENTION_SECS
 }
 
 fn default_max_model_bytes() -> u64 {
@@ -174,6 +182,7 @@ impl Default for ModelConfig {
             learning_period_secs: DEFAULT_LEARNING_PERIOD_SECS,
             min_anomalous_bytes: DEFAULT_MIN_ANOMALOUS_BYTES,
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
+            pair_retention_secs: host::DEFAULT_PAIR_RETENTION_SECS,
         }
     }
 }
@@ -780,6 +789,7 @@ impl ModelSet {
                 }
             }
         }
+        self.hosts.forget_stale(bucket.bucket_start_secs, self.config.pair_retention_secs);
         self.seasonality.observe(
             bucket.bucket_start_secs,
             job.bucket_secs,

@@ -316,3 +316,43 @@ fn a_host_new_to_the_busiest_country_alerts_where_the_country_alone_would_not() 
     // The country's total alone (about 4 GB against 2 GB) would not have alerted.
     assert!(us.typical_bytes > 1_500.0 * MB as f64);
 }
+
+#[test]
+fn a_pair_without_traffic_for_the_retention_is_forgotten_and_comes_back_first_time() {
+    let job = JobConfig::country();
+    let day = 24 * 3600 / BUCKET;
+    let retention_days = 10;
+    let config =
+        ModelConfig { pair_retention_secs: retention_days * 24 * 3600, ..ModelConfig::default() };
+    let mut models = ModelSet::new(config);
+    let us = |index: i64, host: &str| bucket_from(index, &[("US", host.to_string(), 5 * MB)]);
+    // Host 1 sends on day 0 only; host 2 sends every day.
+    models.process_bucket(&job, &us(0, "10.0.0.1"), 0);
+    for index in 1..=(retention_days + 2) * day {
+        models.process_bucket(&job, &us(index, "10.0.0.2"), 0);
+        let forgotten = models.hosts.forgotten_pairs;
+        // Looked for once a day: host 1's pair goes at the first look past ten days.
+        let expected = u64::from(index >= (retention_days + 1) * day);
+        assert_eq!(forgotten, expected, "bucket {index}");
+    }
+    assert_eq!(models.footprint().pairs, 1);
+    assert!(models.hosts.pairs.contains_key("10.0.0.2"));
+    assert!(!models.hosts.pairs.contains_key("10.0.0.1"));
+    // Seen again, host 1 is judged as new to the US.
+    let index = (retention_days + 2) * day + 1;
+    let records = models.process_bucket(&job, &us(index, "10.0.0.1"), 0);
+    let host = records[0].host_evidence.as_ref().unwrap();
+    assert_eq!((host.host.as_str(), host.first_time), ("10.0.0.1", true));
+    assert_eq!(models.footprint().pairs, 2);
+}
+
+#[test]
+fn a_retention_of_zero_keeps_every_pair() {
+    let job = JobConfig::country();
+    let mut models = ModelSet::new(ModelConfig { pair_retention_secs: 0, ..Default::default() });
+    models.process_bucket(&job, &bucket_from(0, &[("US", "10.0.0.1".into(), MB)]), 0);
+    for index in 1..2000 {
+        models.process_bucket(&job, &bucket_from(index, &[("US", "10.0.0.2".into(), MB)]), 0);
+    }
+    assert_eq!((models.footprint().pairs, models.hosts.forgotten_pairs), (2, 0));
+}

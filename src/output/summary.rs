@@ -41,6 +41,9 @@ pub struct RunReport<'a> {
     /// Over values seen after the modelling limit was reached.
     pub untracked_over_values: u64,
     pub max_over_values: usize,
+    /// (host, over value) pairs forgotten after `pair_retention_secs` without traffic.
+    pub forgotten_pairs: u64,
+    pub pair_retention_secs: i64,
     /// The first over values turned away by a limit.
     pub untracked_sample: &'a [String],
     /// Set when the model memory limit was reached: the limit and the footprint at the end.
@@ -194,6 +197,15 @@ pub fn render(report: &RunReport) -> String {
             thousands(report.untracked_over_values),
             report.max_over_values,
             report.untracked_sample.join(", ")
+        );
+    }
+    if report.forgotten_pairs > 0 {
+        let _ = writeln!(
+            out,
+            "{} (host, destination) pairs were forgotten after {} days without traffic \
+             (--pair-retention); a pair seen again starts over as first-time",
+            thousands(report.forgotten_pairs),
+            report.pair_retention_secs / 86_400
         );
     }
     if let (Some(first), Some(last)) = (counts.first_event_secs, counts.last_event_secs) {
