@@ -10,6 +10,7 @@ use geoexfil::output::units::parse_size;
 use geoexfil::read::InputFormat;
 use geoexfil::rule::RuleConfig;
 use geoexfil::run::{run_detect, DetectOptions, Sink};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -119,7 +120,7 @@ fn run_generate(args: &GenerateArgs) -> anyhow::Result<()> {
         }
     };
     if !args.quiet {
-        eprintln!("{summary}");
+        write_stderr(&format!("{summary}\n"));
     }
     Ok(())
 }
@@ -153,6 +154,22 @@ fn parse_duration_secs(text: &str) -> Result<i64, String> {
     let duration: Duration = humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write a duration such as 3h, 15m or 90s"))?;
     i64::try_from(duration.as_secs()).map_err(|_| "duration too long".to_string())
+}
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("give at least 1 thread (the default is one per core)".to_string()),
+        Ok(threads) => Ok(threads),
+        Err(e) => Err(format!("{e}; give a number of threads such as 2")),
+    }
+}
+
+/// A size as [`parse_size`] reads it, or 0.
+fn parse_size_or_zero(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(text)
 }
 
 fn parse_format(text: &str) -> Result<InputFormat, String> {
@@ -239,7 +256,8 @@ struct DetectArgs {
     learning_period: i64,
     /// Bucket and day/week window totals smaller than this are never anomalous, whatever the
     /// destination: a few hundred kilobytes to an unusual place is browsing, not a leak.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MIN_ANOMALOUS_BYTES)]
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MIN_ANOMALOUS_BYTES,
+          value_parser = parse_size_or_zero)]
     min_anomalous_bytes: u64,
     /// At most this many over values (countries, addresses, ports) are modelled.
     #[arg(long, default_value_t = DEFAULT_MAX_PARTITIONS)]
@@ -255,7 +273,8 @@ struct DetectArgs {
     pair_retention: i64,
     /// Threads that read and prepare input (parsing, filtering, GeoIP, bucket totals); the
     /// default is one per core. Results are identical at any number.
-    #[arg(long, default_value_t = default_threads())]
+    #[arg(long, default_value_t = default_threads(),
+          value_parser = parse_threads)]
     threads: usize,
     /// Print no summary.
     #[arg(long, short)]
@@ -301,9 +320,15 @@ impl DetectArgs {
             state: self.state,
             alerts: Some(self.alerts),
             records: self.records,
-            threads: self.threads.max(1),
+            threads: self.threads,
         })
     }
+}
+
+/// Writes to standard error, ignoring a closed pipe (`geoexfil detect ... 2>&1 | head`): the
+/// summary is a courtesy, and losing it must not turn a finished run into a crash.
+fn write_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn main() -> ExitCode {
@@ -352,11 +377,11 @@ fn main() -> ExitCode {
         });
         return match written {
             Ok(report) => {
-                print!("{report}");
+                let _ = std::io::stdout().lock().write_all(report.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("error: {error:#}");
+                write_stderr(&format!("error: {error:#}\n"));
                 ExitCode::FAILURE
             }
         };
@@ -365,7 +390,7 @@ fn main() -> ExitCode {
         return match run_generate(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error:#}");
+                write_stderr(&format!("error: {error:#}\n"));
                 ExitCode::FAILURE
             }
         };
@@ -382,12 +407,12 @@ fn main() -> ExitCode {
     match result {
         Ok((outcome, quiet)) => {
             if !quiet {
-                eprint!("{}", outcome.summary);
+                write_stderr(&outcome.summary);
             }
             ExitCode::from(outcome.exit_code as u8)
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            write_stderr(&format!("error: {error:#}\n"));
             ExitCode::FAILURE
         }
     }

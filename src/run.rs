@@ -84,6 +84,40 @@ fn open_sink(sink: &Sink) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
+/// Refuses outputs that would destroy input or each other: creating an output truncates it, so
+/// an output that is also an input would be emptied before it is read, and alerts and records
+/// sharing one file would overwrite each other's lines.
+fn check_outputs(
+    options: &DetectOptions,
+    inputs: &std::collections::BTreeSet<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let mut outputs = Vec::new();
+    for (option, sink) in [("--alerts", &options.alerts), ("--records", &options.records)] {
+        let Some(Sink::File(path)) = sink else { continue };
+        let key = same_file_key(path);
+        if inputs.contains(&key) {
+            bail!("{option} {} is also an input; writing it would erase it", path.display());
+        }
+        if let Some((other, _)) = outputs.iter().find(|(_, k)| *k == key) {
+            bail!("{other} and {option} name the same file {}; give each its own", path.display());
+        }
+        outputs.push((option, key));
+    }
+    Ok(())
+}
+
+/// A path that names one file whichever way it is written, even before the file exists.
+fn same_file_key(path: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(full) = std::fs::canonicalize(path) {
+        return full;
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    match (parent.map_or_else(std::env::current_dir, std::fs::canonicalize), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// Where the records and alerts of a run go as they are produced, so that none of them is held
 /// in memory longer than it takes to write it.
 struct Emitter<'a> {
@@ -175,7 +209,18 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     let mut reports = Vec::new();
     let mut seen_files = std::collections::BTreeSet::new();
     for argument in &options.inputs {
-        match expand_inputs(std::slice::from_ref(argument)) {
+        let mut unreadable = Vec::new();
+        let expanded = expand_inputs(std::slice::from_ref(argument), &mut unreadable);
+        for error in unreadable {
+            warn!("{error}");
+            let name = match &error {
+                InputError::Io { path, .. } => path.clone(),
+                _ => argument.clone(),
+            };
+            let failure = Some(error.to_string());
+            reports.push(InputReport { name, failure, ..Default::default() });
+        }
+        match expanded {
             Ok(expanded) => {
                 for spec in expanded {
                     if let InputSpec::File(path) = &spec {
@@ -197,6 +242,7 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
             }
         }
     }
+    check_outputs(options, &seen_files)?;
     let db = match &options.geoip {
         Some(path) => GeoDb::open(path)?,
         None => GeoDb::embedded()?,

@@ -278,3 +278,57 @@ fn generate_refuses_bad_sizes_and_formats_naming_the_value() {
     let both = geoexfil(&["generate", "--format", "ecs", "--flows", "5", "--bytes", "1MB"]);
     assert_eq!(both.status.code(), Some(1));
 }
+
+#[test]
+fn an_output_that_is_also_an_input_or_another_output_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    std::fs::copy(fixture("read/zeek-json-conn.log"), &log).unwrap();
+    let before = std::fs::read(&log).unwrap();
+    let output = geoexfil(&["detect", "--alerts", log.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--alerts") && stderr.contains("is also an input"), "{stderr}");
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+    let same = dir.path().join("out.ndjson");
+    let relative_same = dir.path().join(".").join("out.ndjson");
+    let output = geoexfil(&[
+        "detect",
+        "--alerts",
+        same.to_str().unwrap(),
+        "--records",
+        relative_same.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--alerts and --records name the same file"), "{stderr}");
+    assert!(!same.exists());
+}
+
+#[test]
+fn a_closed_standard_error_does_not_crash_the_run() {
+    use std::process::Stdio;
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoexfil"))
+        .args(["detect", "--alerts", "/dev/null", sample.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the summary is written, as `2>&1 | head -1` does.
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn meaningless_thread_counts_and_evaluation_lengths_are_refused() {
+    let output = geoexfil(&["detect", "--threads", "0", "-"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("give at least 1 thread"), "{}", text(&output.stderr));
+    let output = geoexfil(&["eval", "--days", "3", "--out", "/dev/null"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--days 3 is too short") && stderr.contains("12 days"), "{stderr}");
+    let output = geoexfil(&["eval", "--repeats", "0", "--out", "/dev/null"]);
+    assert!(text(&output.stderr).contains("--repeats must be at least 1"));
+}

@@ -52,7 +52,11 @@ pub fn load_host_days(paths: &[&Path]) -> anyhow::Result<Vec<HostDay>> {
     let filter = FlowFilter::new(NetworkSet::default_internal(), true);
     let mut pool = Vec::new();
     for path in paths {
-        let specs = expand_inputs(&[path.display().to_string()])?;
+        let mut unreadable = Vec::new();
+        let specs = expand_inputs(&[path.display().to_string()], &mut unreadable)?;
+        if let Some(error) = unreadable.into_iter().next() {
+            return Err(error.into());
+        }
         for spec in specs {
             let mut reader = InputReader::open(&spec, None)
                 .with_context(|| format!("reading {}", spec.display_name()))?;

@@ -34,6 +34,31 @@ pub struct EvalOptions {
     pub repeats: u32,
 }
 
+/// The shortest timeline the evaluation runs on: the learning period, a day, a week-long drip
+/// and a day after it to see it alerted.
+pub const MIN_DAYS: u32 = harness::WARM_UP_DAYS + 9;
+
+impl EvalOptions {
+    /// Refuses settings that would give an empty or meaningless report.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.days >= MIN_DAYS,
+            "--days {} is too short: the evaluation needs at least {MIN_DAYS} days (the {}-day \
+             learning period, then a week-long drip with a day on either side)",
+            self.days,
+            harness::WARM_UP_DAYS
+        );
+        for (name, value) in [
+            ("--hosts", self.real_hosts as u64),
+            ("--synthetic-hosts", self.synthetic_hosts as u64),
+            ("--repeats", u64::from(self.repeats)),
+        ] {
+            anyhow::ensure!(value > 0, "{name} must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// The real captures the real timeline is built from, relative to the data folder.
 pub const REAL_CAPTURES: [&str; 11] = [
     "ctu-normal-zeek/ctu-normal-40-day1.conn.log.labeled",
@@ -90,6 +115,7 @@ pub fn evaluate_background(
 
 /// Runs the whole evaluation and returns EVALUATION.md's text.
 pub fn evaluate_all(options: &EvalOptions, command: &str) -> anyhow::Result<String> {
+    options.validate()?;
     let mut text = String::from("# Evaluation\n\n");
     text.push_str(&format!(
         "Produced by `{command}` (geoexfil {}). Reference job and rule at their defaults; \

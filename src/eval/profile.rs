@@ -225,7 +225,11 @@ impl TrafficProfile {
     /// Measures the given flow logs (files, directories or globs), each one a capture.
     pub fn from_files(paths: &[PathBuf]) -> anyhow::Result<TrafficProfile> {
         let args: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let specs = expand_inputs(&args).context("finding the captures")?;
+        let mut unreadable = Vec::new();
+        let specs = expand_inputs(&args, &mut unreadable).context("finding the captures")?;
+        if let Some(error) = unreadable.into_iter().next() {
+            return Err(error).context("finding the captures");
+        }
         let db = GeoDb::embedded().context("opening the embedded GeoIP database")?;
         let mut builder = ProfileBuilder::new(Enricher::new(db));
         for spec in &specs {

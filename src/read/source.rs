@@ -15,7 +15,7 @@ use crate::skip::SkipReason;
 use flate2::read::MultiGzDecoder;
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -88,16 +88,21 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
     move |source| InputError::Io { path: path.display().to_string(), source }
 }
 
-/// Turns command-line arguments into the inputs they name, in a stable order.
-pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, InputError> {
+/// Turns command-line arguments into the inputs they name, in a stable order. Parts of a
+/// directory that cannot be read are added to `unreadable`; the rest of it is still returned.
+pub fn expand_inputs(
+    args: &[String],
+    unreadable: &mut Vec<InputError>,
+) -> Result<Vec<InputSpec>, InputError> {
     let mut inputs = Vec::new();
     for arg in args {
         let path = Path::new(arg);
         if arg == "-" {
             inputs.push(InputSpec::Stdin);
         } else if path.is_dir() {
-            let files = files_below(path)?;
-            if files.is_empty() {
+            let before = unreadable.len();
+            let files = files_below(path, unreadable)?;
+            if files.is_empty() && unreadable.len() == before {
                 return Err(InputError::EmptyDirectory { path: arg.clone() });
             }
             inputs.extend(files.into_iter().map(InputSpec::File));
@@ -105,7 +110,7 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, InputError> {
             // An existing name is taken literally even if it contains glob characters.
             inputs.push(InputSpec::File(path.to_path_buf()));
         } else if arg.contains(['*', '?', '[']) {
-            inputs.extend(expand_glob(arg)?.into_iter().map(InputSpec::File));
+            inputs.extend(expand_glob(arg, unreadable)?.into_iter().map(InputSpec::File));
         } else {
             return Err(InputError::NotFound { path: arg.clone() });
         }
@@ -113,7 +118,10 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, InputError> {
     Ok(inputs)
 }
 
-fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, InputError> {
+fn expand_glob(
+    pattern: &str,
+    unreadable: &mut Vec<InputError>,
+) -> Result<Vec<PathBuf>, InputError> {
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
@@ -124,18 +132,19 @@ fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, InputError> {
         message: error.msg.to_string(),
     })?;
     let mut files = Vec::new();
+    let before = unreadable.len();
     for entry in matches {
         let path = entry.map_err(|error| InputError::Io {
             path: error.path().display().to_string(),
             source: error.into(),
         })?;
         if path.is_dir() {
-            files.extend(files_below(&path)?);
+            files.extend(files_below(&path, unreadable)?);
         } else {
             files.push(path);
         }
     }
-    if files.is_empty() {
+    if files.is_empty() && unreadable.len() == before {
         return Err(InputError::NoMatch { pattern: pattern.to_string() });
     }
     files.sort();
@@ -143,30 +152,35 @@ fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, InputError> {
 }
 
 /// Regular files below a directory, sorted, without hidden files or hidden directories.
-fn files_below(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+/// Links are followed (Zeek's `logs/current` is one), and a link that leads back up the tree
+/// is reported rather than walked for ever. A part of the tree that cannot be read (no
+/// permission, a dangling link, a loop) is added to `unreadable` and the rest is still read.
+fn files_below(dir: &Path, unreadable: &mut Vec<InputError>) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
-    collect_files(dir, &mut files)?;
+    let walk = walkdir::WalkDir::new(dir).follow_links(true).into_iter();
+    let visible = walk.filter_entry(|entry| {
+        entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+    });
+    for entry in visible {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => files.push(entry.into_path()),
+            Ok(_) => {}
+            Err(error) if error.depth() == 0 => return Err(walk_error(dir, error)),
+            Err(error) => unreadable.push(walk_error(dir, error)),
+        }
+    }
     files.sort();
     Ok(files)
 }
 
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io_error(&path))?;
-        if kind.is_dir() {
-            collect_files(&path, files)?;
-        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-            // Links to files are read; links to directories are not followed, so that a link
-            // cycle cannot make the walk endless.
-            files.push(path);
-        }
+fn walk_error(dir: &Path, error: walkdir::Error) -> InputError {
+    let path = error.path().unwrap_or(dir).display().to_string();
+    if let Some(ancestor) = error.loop_ancestor() {
+        let message = format!("link loops back to {}", ancestor.display());
+        return InputError::Io { path, source: io::Error::other(message) };
     }
-    Ok(())
+    let source = error.into_io_error().unwrap_or_else(|| io::Error::other("unreadable"));
+    InputError::Io { path, source }
 }
 
 /// One physical line of an input and what its parser made of it.
@@ -593,6 +607,7 @@ mod tests {
     use super::*;
     use flate2::write::GzEncoder;
     use flate2::Compression;
+    use std::fs;
     use std::io::Write;
 
     const ZEEK_JSON: &str = include_str!("../../fixtures/read/zeek-json-conn.log");
@@ -700,20 +715,21 @@ mod tests {
             fs::write(root.join(name), ZEEK_JSON).unwrap();
         }
         let arg = |path: &Path| path.display().to_string();
-        let from_dir = expand_inputs(&[arg(root)]).unwrap();
+        let from_dir = expand_inputs(&[arg(root)], &mut Vec::new()).unwrap();
         let expected: Vec<InputSpec> = ["a.log", "b.log", "e.json", "sub/c.log"]
             .iter()
             .map(|name| InputSpec::File(root.join(name)))
             .collect();
         assert_eq!(from_dir, expected);
-        let from_glob = expand_inputs(&["-".to_string(), arg(&root.join("*.log"))]).unwrap();
+        let from_glob =
+            expand_inputs(&["-".to_string(), arg(&root.join("*.log"))], &mut Vec::new()).unwrap();
         assert_eq!(from_glob[0], InputSpec::Stdin);
         assert_eq!(from_glob[0].display_name(), "<stdin>");
         assert_eq!(from_glob[1..], expected[..2]);
         let missing = arg(&root.join("nope.log"));
-        let error = expand_inputs(std::slice::from_ref(&missing)).unwrap_err();
+        let error = expand_inputs(std::slice::from_ref(&missing), &mut Vec::new()).unwrap_err();
         assert!(error.to_string().contains(&missing), "{error}");
-        let no_match = expand_inputs(&[arg(&root.join("*.gz"))]).unwrap_err();
+        let no_match = expand_inputs(&[arg(&root.join("*.gz"))], &mut Vec::new()).unwrap_err();
         assert!(matches!(no_match, InputError::NoMatch { .. }), "{no_match}");
         let opened = InputReader::open(&expected[0], None).unwrap();
         assert_eq!(opened.name(), arg(&root.join("a.log")));
@@ -727,6 +743,35 @@ mod tests {
 #[cfg(test)]
 mod regression_tests {
     use super::*;
+
+    #[test]
+    fn linked_directories_are_followed_and_what_cannot_be_read_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("logs/2026-12-01")).unwrap();
+        std::fs::write(root.join("logs/2026-12-01/conn.log"), "x").unwrap();
+        std::fs::write(root.join("logs/top.log"), "x").unwrap();
+        // Zeek's `current` link, a dangling link and a link back up the tree.
+        std::os::unix::fs::symlink(root.join("logs/2026-12-01"), root.join("logs/current"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), root.join("logs/dangling.log")).unwrap();
+        std::os::unix::fs::symlink(root.join("logs"), root.join("logs/2026-12-01/up")).unwrap();
+        let mut unreadable = Vec::new();
+        let logs = root.join("logs").display().to_string();
+        let found = expand_inputs(&[logs], &mut unreadable).unwrap();
+        let names: Vec<String> = found
+            .iter()
+            .map(|spec| spec.display_name().trim_start_matches(&*root.display().to_string()).into())
+            .collect();
+        assert_eq!(names, ["/logs/2026-12-01/conn.log", "/logs/current/conn.log", "/logs/top.log"]);
+        let mut problems: Vec<String> = unreadable.iter().map(|e| e.to_string()).collect();
+        problems.sort();
+        // The loop is met through the directory and through the link to it.
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("logs/2026-12-01/up`: link loops back to"));
+        assert!(problems[1].contains("logs/current/up`: link loops back to"));
+        assert!(problems[2].contains("logs/dangling.log`: No such file"), "{problems:?}");
+    }
 
     #[test]
     fn a_single_line_of_another_kind_is_an_unknown_format_not_an_empty_input() {
