@@ -16,6 +16,7 @@ and reused when present, since generating 10 GB takes a few minutes.
 """
 
 import argparse
+import datetime
 import hashlib
 import os
 import platform
@@ -192,23 +193,34 @@ def main():
         "geoexfil's alerts and records at 1 and 2 threads are compared byte for byte (their "
         "SHA-256).")
     say("")
-    say("Peak memory against input size (Zeek TSV, 2 threads): the same organisation at the "
-        "same daily volume, the 10 GB file covering ten times as many days (`--bytes 10GB "
-        "--days 280`):")
+    say("Peak memory against input size (Zeek TSV, 2 threads). *Same traffic, ten times "
+        "over*: the 1 GB file's 28 days generated ten times back to back (`--start` moved by "
+        "28 days each time, same seed), read as one directory of ten files. *Growing "
+        "organisation*: one 10 GB file over 280 days (`--bytes 10GB --days 280`), in which "
+        "hosts keep taking up new countries, so there are more (host, country) pairs to learn "
+        "in every six weeks than in the first four:")
     say("")
     say("| input | flows | wall | peak RSS | pairs at the end | pairs forgotten | model state |")
     say("|---|---:|---:|---:|---:|---:|---:|")
     sizes = [("1 GB", zeek)]
     if not options.skip_10gb:
-        sizes.append(("10 GB", generate(work, "zeek-10gb-280-days.log",
-                                        ["--format", "zeek-tsv", "--bytes", "10GB", "--days",
-                                         "280"])))
+        repeated = work / "zeek-1gb-ten-times"
+        repeated.mkdir(exist_ok=True)
+        for copy in range(10):
+            start = datetime.date(2024, 1, 1) + datetime.timedelta(days=28 * copy)
+            generate(repeated, f"conn-{copy}.log", ["--format", "zeek-tsv", "--bytes", "1GB",
+                                                    "--start", start.isoformat()])
+        sizes.append(("10 GB, same traffic ten times over", repeated))
+        sizes.append(("10 GB, growing organisation", generate(
+            work, "zeek-10gb-280-days.log",
+            ["--format", "zeek-tsv", "--bytes", "10GB", "--days", "280"])))
     for label, path in sizes:
-        warm(path) if path.stat().st_size < 4e9 else None
+        warm(path) if path.is_file() and path.stat().st_size < 4e9 else None
         wall, rss, _, log = timed([BINARY, "--log-level", "info", "detect", "-q", "--threads", 2,
                                    "--alerts", "/dev/null", path])
         model = dict(re.findall(r"(pairs|forgotten_pairs|model_bytes)=(\d+)", log))
-        flows = sum(1 for line in open(path, "rb") if not line.startswith(b"#"))
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        flows = sum(1 for file in files for line in open(file, "rb") if not line.startswith(b"#"))
         say(f"| {label} | {flows:,} | {wall:.1f} s | {rss / 1024:.0f} MB | "
             f"{int(model.get('pairs', 0)):,} | {int(model.get('forgotten_pairs', 0)):,} | "
             f"{int(model.get('model_bytes', 0)) / 1e6:.1f} MB |")

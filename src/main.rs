@@ -20,6 +20,7 @@ use std::time::Duration;
 /// and a 5 GB run peaked 16% above a 1 GB run of the same traffic, where with jemalloc the
 /// 10 GB run stays within 9% (BENCHMARKS.md). mimalloc was also tried: as fast, but it doubled
 /// the peak.
+#[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const LONG_VERSION: &str = concat!(

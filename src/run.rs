@@ -425,7 +425,8 @@ fn check_same_settings(
     }
 }
 
-/// Lines of an input file that earlier runs processed (0 for standard input).
+/// Lines of an input file that earlier runs processed (0 for standard input, which is looked up
+/// once it is open).
 fn lines_done_before(spec: &InputSpec, store: &StateStore, job_id: &str) -> anyhow::Result<u64> {
     match spec {
         InputSpec::File(path) => match file_fingerprint(path) {
@@ -447,7 +448,7 @@ fn read_input(
 ) -> anyhow::Result<InputReport> {
     let name = spec.display_name();
     let mut report = InputReport { name: name.clone(), ..InputReport::default() };
-    let fingerprint = match (spec, emitter.store.is_some()) {
+    let mut fingerprint = match (spec, emitter.store.is_some()) {
         (InputSpec::File(path), true) => file_fingerprint(path).ok(),
         _ => None,
     };
@@ -465,6 +466,13 @@ fn read_input(
         }
     };
     report.format = reader.format().to_string();
+    // Standard input is known by its content too, so that the same data piped in again is
+    // read past instead of counted twice in the buckets an earlier run left open.
+    let mut lines_done = lines_done;
+    if let (InputSpec::Stdin, Some(store)) = (spec, emitter.store.as_deref()) {
+        lines_done = store.input_progress(&options.job.job_id, reader.fingerprint())?;
+        fingerprint = Some(reader.fingerprint().to_string());
+    }
     report.resumed_after_line = lines_done;
     // Lines an earlier run processed are read past; headers among them still set the parser
     // up, but their records are not counted again.

@@ -143,6 +143,8 @@ pub mod zeek_json;
 pub mod zeek_tsv;
 
 pub use detect::{detect_format, parser_for};
-pub use source::{expand_inputs, InputError, InputReader, InputSpec, ReadItem};
+pub use source::{
+    content_fingerprint, expand_inputs, InputError, InputReader, InputSpec, ReadItem,
+};
 #[cfg(test)]
 mod test_support;

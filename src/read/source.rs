@@ -183,6 +183,15 @@ fn walk_error(dir: &Path, error: walkdir::Error) -> InputError {
     InputError::Io { path, source }
 }
 
+/// A stream that fails once with the error it was given, then ends.
+struct FailingRead(Option<io::Error>);
+
+impl Read for FailingRead {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
+}
+
 /// One physical line of an input and what its parser made of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadItem {
@@ -373,6 +382,25 @@ pub struct InputReader {
     buffer: Vec<u8>,
     line: u64,
     finished: bool,
+    /// [`content_fingerprint`] of the input's first bytes after decompression.
+    fingerprint: String,
+}
+
+/// Bytes of an input's decompressed content that identify it (see [`content_fingerprint`]).
+/// Four kilobytes hold a Zeek header with its `#open` time, or dozens of records, enough to
+/// tell two logs apart.
+pub const FINGERPRINT_BYTES: usize = 4096;
+
+/// Identifies an input by the first [`FINGERPRINT_BYTES`] of its content (`head`): a hash of
+/// them and their length. The same log renamed, rotated, compressed or piped in has the same
+/// fingerprint, so a state database knows how far it was read.
+pub fn content_fingerprint(head: &[u8]) -> String {
+    // FNV-1a: stable across versions and platforms, which a fingerprint kept in a database
+    // must be; collisions need the same 4 KiB prefix, which two different logs do not share.
+    let hash = head.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{hash:016x}-{}", head.len())
 }
 
 impl InputReader {
@@ -393,7 +421,19 @@ impl InputReader {
     ) -> Result<InputReader, InputError> {
         let name = name.into();
         let io_failure = |source| InputError::Io { path: name.clone(), source };
-        let mut input = maybe_decompress(input).map_err(io_failure)?;
+        let input = maybe_decompress(input).map_err(io_failure)?;
+        // The head is read ahead for the fingerprint and put back in front, as for a pipe.
+        let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
+        let mut input = input;
+        let head_read = input.by_ref().take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
+        let fingerprint = content_fingerprint(&head);
+        let rest: Box<dyn Read + Send> = match head_read {
+            Ok(_) => Box::new(input),
+            // A read error at the start (a damaged gzip stream) is met again when reading.
+            Err(error) => Box::new(FailingRead(Some(error))),
+        };
+        let mut input: Box<dyn BufRead + Send> =
+            Box::new(BufReader::new(io::Cursor::new(head).chain(rest)));
         let mut buffer = Vec::new();
         let (replay, sniffed) = match forced {
             Some(format) => (VecDeque::new(), Some(format)),
@@ -412,7 +452,13 @@ impl InputReader {
             buffer,
             line: 0,
             finished: false,
+            fingerprint,
         })
+    }
+
+    /// The input's [`content_fingerprint`].
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn format(&self) -> InputFormat {

@@ -18,9 +18,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Bytes of a file that identify it. Four kilobytes hold a Zeek header with its `#open` time,
-/// or dozens of records, enough to tell two logs apart.
-pub const FINGERPRINT_BYTES: usize = 4096;
+use crate::read::source::FINGERPRINT_BYTES;
 
 /// Version of the table layout, stored in the database; a database of another version is
 /// refused rather than misread.
@@ -268,9 +266,9 @@ impl StateStore {
     }
 }
 
-/// The fingerprint of a file: a hash of the first [`FINGERPRINT_BYTES`] of its content, after
-/// decompression, and their length. A log compressed on rotation (`conn.log` to
-/// `conn.log.1.gz`) keeps its fingerprint, so it is still known.
+/// The fingerprint of a file, as [`crate::read::content_fingerprint`] makes it from its
+/// decompressed content. A log compressed on rotation (`conn.log` to `conn.log.1.gz`) keeps its
+/// fingerprint, so it is still known.
 pub fn file_fingerprint(path: &Path) -> std::io::Result<String> {
     let mut magic = [0u8; 2];
     let is_gzip = File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
@@ -280,8 +278,5 @@ pub fn file_fingerprint(path: &Path) -> std::io::Result<String> {
     let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
     // A damaged gzip stream still has a fingerprint: whatever could be read of it.
     let _ = content.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
-    let hash = head.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
-    });
-    Ok(format!("{hash:016x}-{}", head.len()))
+    Ok(crate::read::content_fingerprint(&head))
 }
