@@ -481,8 +481,14 @@ fn read_input(
     let mut report_bad_line = |line: u64, message: &dyn std::fmt::Display| {
         if reported < ERROR_SAMPLES_PER_INPUT {
             warn!("{name}:{line}: {message}");
-        } else if reported == ERROR_SAMPLES_PER_INPUT {
-            warn!("{name}: more bad lines; only their count is reported");
+        } else {
+            if reported == ERROR_SAMPLES_PER_INPUT {
+                warn!(
+                    "{name}: more bad lines; only their count is reported (--log-level debug \
+                       shows every one)"
+                );
+            }
+            tracing::debug!("{name}:{line}: {message}");
         }
         reported += 1;
     };
@@ -499,6 +505,13 @@ fn read_input(
         }
         anyhow::Ok(())
     })?;
+    if let Some(forced) = options.format.filter(|_| report.flows == 0 && report.lines > 0) {
+        warn!(
+            "{name}: --format {forced} read no flow from {} lines; if the input is in another \
+             format, leave --format out to have it detected",
+            report.lines
+        );
+    }
     report.too_late = detector.counts.skipped.get(SkipReason::TooLate) - too_late_before;
     if report.too_late > 0 {
         warn!(

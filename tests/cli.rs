@@ -156,6 +156,24 @@ fn a_flow_from_the_future_is_a_bad_timestamp_and_does_not_stop_the_clock() {
 }
 
 #[test]
+fn a_flow_before_1970_is_a_bad_timestamp_and_does_not_set_the_first_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let negative = common::zeek_line(-1_676_851_329.5, "192.168.1.109", "8.8.8.8", 443, 1000);
+    let path = dir.path().join("negative.log");
+    let sample = sample_with(&[]);
+    let (header, data) = sample.split_at(sample.find("\n1676").unwrap() + 1);
+    std::fs::write(&path, format!("{header}{negative}\n{data}")).unwrap();
+    let output = geoexfil(&["detect", path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(":9: flow time 1916-11-11T23:57:50Z lies before 1970"), "{stderr}");
+    // The job starts with the real flows: its learning period and clock are theirs.
+    assert!(stderr.contains("records until 2023-02-23 00:00 UTC"), "{stderr}");
+    assert!(stderr.contains("time covered: 2023-02-20 00:03 .. 2023-02-20 00:43 UTC"));
+    assert!(stderr.contains("22 counted") && !stderr.contains("too_late"), "{stderr}");
+}
+
+#[test]
 fn an_impossible_byte_count_is_rejected_not_wrapped() {
     let dir = tempfile::tempdir().unwrap();
     let glitch = common::zeek_line(1_676_851_500.0, "192.168.1.109", "8.8.8.8", 443, u64::MAX);

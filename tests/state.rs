@@ -169,3 +169,18 @@ fn the_same_data_piped_in_again_is_read_past_not_counted_twice_in_open_buckets()
     assert!(again.contains("(resumed after line 7132)"), "{again}");
     assert!(again.contains("0 counted"), "{again}");
 }
+
+#[test]
+fn another_programs_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.sqlite");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("CREATE TABLE hosts (name TEXT); INSERT INTO hosts VALUES ('a');").unwrap();
+    drop(other);
+    let before = std::fs::read(&db).unwrap();
+    let mut options = default_options(&[&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz")]);
+    options.state = Some(db.clone());
+    let error = run_detect(&options).err().expect("a foreign database is refused").to_string();
+    assert!(error.contains("is a SQLite database of something else (tables hosts)"), "{error}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}

@@ -158,6 +158,18 @@ impl Preparer {
     /// flow can. Such a flow is broken input and is reported as a bad line.
     pub fn check_plausible(&self, flow: &Flow) -> Result<(), Rejection> {
         let event_secs = flow.event_micros().div_euclid(MICROS_PER_SEC);
+        // Captures with relative time start at 1970; nothing is older. A negative time is a
+        // sign error, and as a run's first flow it would set the job's first bucket decades
+        // before every other.
+        if flow.start_micros < 0 {
+            return Err(Rejection {
+                reason: SkipReason::BadTimestamp,
+                message: Some(format!(
+                    "flow time {} lies before 1970",
+                    crate::output::units::iso_time(flow.start_micros.div_euclid(MICROS_PER_SEC))
+                )),
+            });
+        }
         if self.latest_plausible_secs.is_some_and(|latest| event_secs > latest) {
             return Err(Rejection {
                 reason: SkipReason::BadTimestamp,

@@ -100,6 +100,17 @@ impl GenerateOptions {
         if self.start_secs < 0 {
             anyhow::bail!("start {} is before 1970; give a later date", self.start_secs);
         }
+        // detect rejects flows dated after the wall clock (a sensor with a wrong clock), so
+        // traffic that ends in the future could not be read back.
+        let end_secs = self.start_secs + i64::from(self.days) * 86_400;
+        let now_secs = chrono::Utc::now().timestamp();
+        if end_secs > now_secs {
+            let end = crate::output::units::iso_time(end_secs);
+            anyhow::bail!(
+                "the traffic would end at {end}, in the future, where detect refuses it; give \
+                 an earlier --start or fewer --days"
+            );
+        }
         Ok(())
     }
 }
@@ -465,5 +476,11 @@ mod tests {
         assert!(error.unwrap_err().to_string().contains("hosts 0 out of range"));
         let days = GenerateOptions { days: MAX_DAYS + 1, ..GenerateOptions::default() };
         assert!(generate(&days, &mut sink).unwrap_err().to_string().contains("days 3661"));
+        let future = GenerateOptions {
+            start_secs: chrono::Utc::now().timestamp(),
+            ..GenerateOptions::default()
+        };
+        let error = generate(&future, &mut sink).unwrap_err().to_string();
+        assert!(error.contains("in the future, where detect refuses it"), "{error}");
     }
 }

@@ -15,6 +15,7 @@ use crate::read::json::{self, get_bool, get_count, get_ip, get_port, get_str, ge
 use crate::read::json::{get_time, lookup, Object};
 use crate::read::value::{missing, require, transport_name};
 use crate::read::{LineOutcome, ParseError, RecordParser};
+use crate::skip::SkipReason;
 
 const SOURCE_IP: &str = "source.ip";
 const DESTINATION_IP: &str = "destination.ip";
@@ -101,16 +102,31 @@ impl RecordParser for EcsParser {
     }
 }
 
-/// An ECS date: an ISO 8601 string, or a number, which Elasticsearch reads as epoch
-/// milliseconds (unlike Zeek's epoch seconds).
+/// An ECS date: an ISO 8601 string, or epoch milliseconds, as a number or as a string of
+/// digits, which is how Elasticsearch reads a date field (unlike Zeek's epoch seconds).
 fn ecs_time(event: &Object, path: &str) -> Result<Option<i64>, ParseError> {
-    match lookup(event, path) {
-        Some(json::Value::Number(number)) => match number.as_i64() {
-            Some(millis) => Ok(Some(millis.saturating_mul(1000))),
-            None => Err(crate::read::time::bad_timestamp(path, &number.to_string())),
-        },
-        _ => get_time(event, path),
+    let millis_text = match lookup(event, path) {
+        Some(json::Value::Number(number)) => number.to_string(),
+        Some(json::Value::String(text)) if looks_numeric(text) => text.to_string(),
+        _ => return get_time(event, path),
+    };
+    // Read as if it were seconds, the text gives a thousand times the microseconds, exactly
+    // (a float would not): milliseconds with up to three decimals are whole microseconds.
+    match crate::read::time::epoch_seconds_to_micros(&millis_text) {
+        Some(thousand_times_micros) => Ok(Some(thousand_times_micros / 1000)),
+        None => Err(ParseError::field(
+            SkipReason::BadTimestamp,
+            path,
+            &millis_text,
+            "not a timestamp; expected epoch milliseconds (1676851329767) or iso 8601 with \
+             offset (2021-06-06T15:59:46.457984+02:00)",
+        )),
     }
+}
+
+fn looks_numeric(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
 }
 
 #[cfg(test)]
@@ -125,6 +141,19 @@ mod epoch_millis_tests {
             panic!("a flow")
         };
         assert_eq!(flow.start_micros, 1_768_039_206_000_000);
+        // A fraction of a millisecond, and digits in a string, are read the same way.
+        for time in ["1768039206000.25", "\"1768039206000.25\""] {
+            let line = format!(
+                r#"{{"@timestamp":{time},"source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}}"#
+            );
+            let Ok(LineOutcome::Flow(flow)) = EcsParser::new().parse_line(&line) else {
+                panic!("a flow from {time}")
+            };
+            assert_eq!(flow.start_micros, 1_768_039_206_000_250, "{time}");
+        }
+        let line = r#"{"@timestamp":"17680x","source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}"#;
+        let error = EcsParser::new().parse_line(line).unwrap_err();
+        assert_eq!(error.reason, SkipReason::BadTimestamp);
     }
 }
 

@@ -386,6 +386,8 @@ pub struct InputReader {
     fingerprint: String,
 }
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Bytes of an input's decompressed content that identify it (see [`content_fingerprint`]).
 /// Four kilobytes hold a Zeek header with its `#open` time, or dozens of records, enough to
 /// tell two logs apart.
@@ -427,6 +429,10 @@ impl InputReader {
         let mut input = input;
         let head_read = input.by_ref().take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
         let fingerprint = content_fingerprint(&head);
+        // A byte order mark (left by Windows editors and PowerShell exports) is not content.
+        if head.starts_with(UTF8_BOM) {
+            head.drain(..UTF8_BOM.len());
+        }
         let rest: Box<dyn Read + Send> = match head_read {
             Ok(_) => Box::new(input),
             // A read error at the start (a damaged gzip stream) is met again when reading.
@@ -690,6 +696,15 @@ mod tests {
         );
         assert!(items[..9].iter().all(|item| item.result == Ok(LineOutcome::Ignored)));
         assert!(items[9..].iter().all(|item| matches!(item.result, Ok(LineOutcome::Flow(_)))));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        let mut text = b"\xEF\xBB\xBF".to_vec();
+        text.extend_from_slice(ZEEK_JSON.as_bytes());
+        let read = items(text);
+        assert!(matches!(read[0].result, Ok(LineOutcome::Flow(_))), "{:?}", read[0]);
+        assert_eq!(read.len(), items(ZEEK_JSON.as_bytes().to_vec()).len());
     }
 
     #[test]

@@ -116,7 +116,19 @@ impl ZeekTsvParser {
             "#path" => self.path = Some(value.to_string()),
             "#fields" => {
                 let names: Vec<&str> = parts.collect();
-                self.columns = Some(Columns::from_names(&names));
+                let columns = Columns::from_names(&names);
+                let is_conn = self.path.as_deref().is_none_or(|path| path == "conn");
+                let no_bytes = columns.as_ref().is_ok_and(|c| c.orig_bytes.is_none());
+                self.columns = Some(columns);
+                // Every flow of such a log counts as bytes_unknown: said once, on the header.
+                if is_conn && no_bytes {
+                    return Err(ParseError {
+                        message: "the `#fields` header has no orig_bytes column, so no flow of \
+                                  this log can count the bytes it sent"
+                            .to_string(),
+                        ..crate::read::value::missing(zeek::ORIG_BYTES)
+                    });
+                }
             }
             _ => {}
         }
@@ -379,5 +391,30 @@ mod path_tests {
         }
         let record = "1676851429.9\tCx\t192.168.1.109\t35207\t1.1.1.1\t53\tudp\texample.org";
         assert_eq!(parser.parse_line(record), Ok(LineOutcome::NotAFlow));
+    }
+}
+
+#[cfg(test)]
+mod missing_column_tests {
+    use super::*;
+
+    #[test]
+    fn a_conn_header_without_orig_bytes_is_reported_once_and_its_flows_still_read() {
+        let mut parser = ZeekTsvParser::new();
+        assert_eq!(parser.parse_line("#path\tconn"), Ok(LineOutcome::Ignored));
+        let error = parser.parse_line("#fields\tts\tid.orig_h\tid.resp_h").unwrap_err();
+        assert_eq!(
+            (error.reason, error.field.as_deref()),
+            (SkipReason::MissingField, Some("orig_bytes"))
+        );
+        assert!(error.message.contains("no orig_bytes column"), "{}", error.message);
+        let Ok(LineOutcome::Flow(flow)) = parser.parse_line("1.5\t10.0.0.1\t8.8.8.8") else {
+            panic!("the data line is still a flow")
+        };
+        assert_eq!(flow.bytes_sent, None);
+        // A dns log has no such column and needs none.
+        let mut dns = ZeekTsvParser::new();
+        assert_eq!(dns.parse_line("#path\tdns"), Ok(LineOutcome::Ignored));
+        assert_eq!(dns.parse_line("#fields\tts\tid.orig_h\tid.resp_h"), Ok(LineOutcome::Ignored));
     }
 }

@@ -73,6 +73,11 @@ pub enum StateError {
          new state file or the same settings"
     )]
     JobMismatch { path: PathBuf, job_id: String, difference: String },
+    #[error(
+        "{path} is a SQLite database of something else (tables {tables}); give geoexfil a \
+         state file of its own"
+    )]
+    Foreign { path: PathBuf, tables: String },
 }
 
 /// How far an input has been read by earlier runs.
@@ -94,6 +99,16 @@ impl StateStore {
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
         let sqlite = |source| StateError::Sqlite { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(sqlite)?;
+        // Another program's database is left exactly as it is: no tables added, no journal
+        // mode changed.
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+            .map_err(sqlite)?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
+            let tables = tables.join(", ");
+            return Err(StateError::Foreign { path: path.to_path_buf(), tables });
+        }
         // Write-ahead logging with full sync: a crash or power loss at any moment keeps the
         // last committed run intact.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
