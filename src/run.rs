@@ -94,6 +94,10 @@ fn check_outputs(
     let mut outputs = Vec::new();
     for (option, sink) in [("--alerts", &options.alerts), ("--records", &options.records)] {
         let Some(Sink::File(path)) = sink else { continue };
+        // Devices and pipes (/dev/null, a FIFO) are not truncated by being opened.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            continue;
+        }
         let key = same_file_key(path);
         if inputs.contains(&key) {
             bail!("{option} {} is also an input; writing it would erase it", path.display());

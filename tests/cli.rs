@@ -322,6 +322,16 @@ fn an_output_that_is_also_an_input_or_another_output_is_refused_before_anything_
     let stderr = text(&output.stderr);
     assert!(stderr.contains("--alerts and --records name the same file"), "{stderr}");
     assert!(!same.exists());
+    // Both to /dev/null is fine.
+    let output = geoexfil(&[
+        "detect",
+        "--alerts",
+        "/dev/null",
+        "--records",
+        "/dev/null",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
 
 #[test]
