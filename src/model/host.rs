@@ -89,6 +89,20 @@ pub struct HostBaselines {
     /// Data time of the last look for stale pairs.
     #[serde(default)]
     pub last_pruned_secs: Option<i64>,
+    /// The footprint of `pairs`, kept as pairs come and go so that the memory limit is checked
+    /// in every bucket without walking every pair.
+    #[serde(skip)]
+    pair_bytes: PairBytes,
+}
+
+/// A running total that is derived state: not saved, and not part of equality.
+#[derive(Debug, Clone, Copy, Default)]
+struct PairBytes(Option<usize>);
+
+impl PartialEq for PairBytes {
+    fn eq(&self, _: &PairBytes) -> bool {
+        true
+    }
 }
 
 impl HostBaselines {
@@ -143,6 +157,20 @@ impl HostBaselines {
             .min_by(|a, b| a.probability.total_cmp(&b.probability))
     }
 
+    /// The footprint of every pair (see [`footprint`]).
+    pub fn pair_bytes(&mut self) -> usize {
+        let pairs = &self.pairs;
+        *self.pair_bytes.0.get_or_insert_with(|| {
+            pairs
+                .iter()
+                .map(|(host, pairs)| {
+                    footprint::host_bytes(host)
+                        + pairs.keys().map(|value| footprint::pair_bytes(value)).sum::<usize>()
+                })
+                .sum()
+        })
+    }
+
     /// Forgets the pairs that carried nothing for `retention_secs` before `now_secs` (none when
     /// `retention_secs` is 0), looking at most once per [`PRUNE_EVERY_SECS`] of data time.
     /// Returns the number forgotten.
@@ -165,6 +193,7 @@ impl HostBaselines {
         });
         self.pair_count -= forgotten;
         self.forgotten_pairs += forgotten as u64;
+        self.pair_bytes = PairBytes(None);
         forgotten
     }
 
@@ -204,44 +233,45 @@ impl HostBaselines {
         model_bytes: &mut usize,
     ) -> bool {
         let mut turned_away_by_memory = false;
-        for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
-            let log_bytes = log_volume(bytes as f64);
-            let known = self.pair(host, over_value).is_some();
-            if !known {
-                self.new_pairs.record_first_appearance(log_bytes, weight);
-                let mut new_bytes = footprint::pair_bytes(over_value);
-                if !self.pairs.contains_key(host) {
-                    new_bytes += footprint::host_bytes(host);
-                }
-                let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
-                if over_memory || self.pair_count >= limits.max_pairs {
-                    turned_away_by_memory |= over_memory;
-                    self.untracked_pairs += 1;
-                    continue;
-                }
-                *model_bytes += new_bytes;
-                self.pair_count += 1;
-            }
-            // Known pairs are found without copying their keys; only new ones allocate.
-            if !known {
-                self.pairs.entry(host.to_string()).or_default().insert(
-                    over_value.to_string(),
-                    PairModel {
-                        volume: WeightedMoments::default(),
-                        active_buckets: 0,
-                        first_seen_secs: bucket_start_secs,
-                        updated_secs: bucket_start_secs,
-                    },
-                );
-            }
-            let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) else {
-                continue;
-            };
+        let update = |pair: &mut PairModel, log_bytes: f64| {
             let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
             pair.volume.forget(keep_per_sec.powf(elapsed));
             pair.updated_secs = bucket_start_secs;
             pair.volume.add(log_bytes, weight);
             pair.active_buckets += 1;
+        };
+        // Largest senders first, so that which new pairs a full memory turns away does not
+        // depend on the order of a hash map.
+        for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
+            let log_bytes = log_volume(bytes as f64);
+            // Known pairs are found with one lookup and without copying their keys.
+            if let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) {
+                update(pair, log_bytes);
+                continue;
+            }
+            self.new_pairs.record_first_appearance(log_bytes, weight);
+            let mut new_bytes = footprint::pair_bytes(over_value);
+            if !self.pairs.contains_key(host) {
+                new_bytes += footprint::host_bytes(host);
+            }
+            let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
+            if over_memory || self.pair_count >= limits.max_pairs {
+                turned_away_by_memory |= over_memory;
+                self.untracked_pairs += 1;
+                continue;
+            }
+            *model_bytes += new_bytes;
+            self.pair_count += 1;
+            let total = self.pair_bytes();
+            self.pair_bytes = PairBytes(Some(total + new_bytes));
+            let mut pair = PairModel {
+                volume: WeightedMoments::default(),
+                active_buckets: 0,
+                first_seen_secs: bucket_start_secs,
+                updated_secs: bucket_start_secs,
+            };
+            update(&mut pair, log_bytes);
+            self.pairs.entry(host.to_string()).or_default().insert(over_value.to_string(), pair);
         }
         turned_away_by_memory
     }

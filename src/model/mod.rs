@@ -445,13 +445,13 @@ impl ModelSet {
         self.seasonality.offset(bucket_start_secs).clamp(-MAX_SEASONAL_OFFSET, 0.0)
     }
 
+    fn over_value_bytes(&self) -> usize {
+        self.partitions.iter().map(|(key, model)| footprint::over_value_bytes(key, model)).sum()
+    }
+
     /// The model state's footprint now (see [`footprint`]).
     pub fn footprint(&self) -> footprint::ModelFootprint {
-        let over_value_bytes = self
-            .partitions
-            .iter()
-            .map(|(key, model)| footprint::over_value_bytes(key, model))
-            .sum();
+        let over_value_bytes = self.over_value_bytes();
         let pair_bytes = self
             .hosts
             .pairs
@@ -710,7 +710,7 @@ impl ModelSet {
 
     fn learn(&mut self, job: &JobConfig, bucket: &BucketAggregate, records: &[AnomalyRecord]) {
         let offset = self.seasonal_offset(bucket.bucket_start_secs);
-        let mut model_bytes = self.footprint().total_bytes();
+        let mut model_bytes = self.over_value_bytes() + self.hosts.pair_bytes();
         let bucket_hours = job.bucket_secs as f64 / 3600.0;
         let keep = (-self.config.forgetting_per_hour * bucket_hours).exp();
         for model in self.partitions.values_mut() {

@@ -336,6 +336,8 @@ fn a_pair_without_traffic_for_the_retention_is_forgotten_and_comes_back_first_ti
         assert_eq!(forgotten, expected, "bucket {index}");
     }
     assert_eq!(models.footprint().pairs, 1);
+    // The running total the memory limit is checked against follows the pairs.
+    assert_eq!(models.hosts.pair_bytes(), models.footprint().pair_bytes);
     assert!(models.hosts.pairs.contains_key("10.0.0.2"));
     assert!(!models.hosts.pairs.contains_key("10.0.0.1"));
     // Seen again, host 1 is judged as new to the US.
@@ -344,6 +346,7 @@ fn a_pair_without_traffic_for_the_retention_is_forgotten_and_comes_back_first_ti
     let host = records[0].host_evidence.as_ref().unwrap();
     assert_eq!((host.host.as_str(), host.first_time), ("10.0.0.1", true));
     assert_eq!(models.footprint().pairs, 2);
+    assert_eq!(models.hosts.pair_bytes(), models.footprint().pair_bytes);
 }
 
 #[test]
