@@ -18,10 +18,25 @@ pub fn parse_ip(field: &str, text: &str) -> Result<IpAddr, ParseError> {
 
 /// Reads a non-negative count such as a byte total.
 pub fn parse_count(field: &str, text: &str) -> Result<u64, ParseError> {
-    text.trim().parse().map_err(|_| {
-        let message = "not a whole non-negative number";
+    text.trim().parse().map_err(|error: std::num::ParseIntError| {
+        let message = match error.kind() {
+            std::num::IntErrorKind::PosOverflow => "too large for any count (above 2^64 - 1)",
+            _ => "not a whole non-negative number",
+        };
         ParseError::field(SkipReason::BadValue, field, text, message)
     })
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn a_count_too_large_says_so() {
+        let error = super::parse_count("orig_bytes", "99999999999999999999999").unwrap_err();
+        assert_eq!(error.message, "too large for any count (above 2^64 - 1)");
+        let error = super::parse_count("orig_bytes", "-5").unwrap_err();
+        assert_eq!(error.message, "not a whole non-negative number");
+        assert_eq!(super::parse_count("orig_bytes", " 42 "), Ok(42));
+    }
 }
 
 /// Reads a duration in seconds (decimal fraction allowed) as microseconds.
