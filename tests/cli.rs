@@ -139,33 +139,32 @@ fn sample_with(extra: &[String]) -> String {
     lines.join("\n") + "\n"
 }
 
-#[test]
-fn a_flow_from_the_future_is_a_bad_timestamp_and_does_not_stop_the_clock() {
+/// Runs detect on the first lines of the sample with a flow at `ts` placed before its first
+/// flow, as line 9; returns the exit code and standard error.
+fn detect_with_first_flow_at(ts: f64) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let future = common::zeek_line(4_102_444_800.0, "192.168.1.109", "8.8.8.8", 443, 1000);
-    let path = dir.path().join("future.log");
-    // The future line comes first: were it accepted, every real flow after it would be late.
+    let odd = common::zeek_line(ts, "192.168.1.109", "8.8.8.8", 443, 1000);
+    let path = dir.path().join("odd.log");
     let sample = sample_with(&[]);
     let (header, data) = sample.split_at(sample.find("\n1676").unwrap() + 1);
-    std::fs::write(&path, format!("{header}{future}\n{data}")).unwrap();
+    std::fs::write(&path, format!("{header}{odd}\n{data}")).unwrap();
     let output = geoexfil(&["detect", path.to_str().unwrap()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    (output.status.code(), text(&output.stderr))
+}
+
+#[test]
+fn a_flow_from_the_future_is_a_bad_timestamp_and_does_not_stop_the_clock() {
+    // The future line comes first: were it accepted, every real flow after it would be late.
+    let (code, stderr) = detect_with_first_flow_at(4_102_444_800.0);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(":9: flow time 2100-01-01T00:00:00Z lies in the future"), "{stderr}");
     assert!(!stderr.contains("too_late"), "{stderr}");
 }
 
 #[test]
 fn a_flow_before_1970_is_a_bad_timestamp_and_does_not_set_the_first_bucket() {
-    let dir = tempfile::tempdir().unwrap();
-    let negative = common::zeek_line(-1_676_851_329.5, "192.168.1.109", "8.8.8.8", 443, 1000);
-    let path = dir.path().join("negative.log");
-    let sample = sample_with(&[]);
-    let (header, data) = sample.split_at(sample.find("\n1676").unwrap() + 1);
-    std::fs::write(&path, format!("{header}{negative}\n{data}")).unwrap();
-    let output = geoexfil(&["detect", path.to_str().unwrap()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = detect_with_first_flow_at(-1_676_851_329.5);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(":9: flow time 1916-11-11T23:57:50Z lies before 1970"), "{stderr}");
     // The job starts with the real flows: its learning period and clock are theirs.
     assert!(stderr.contains("records until 2023-02-23 00:00 UTC"), "{stderr}");

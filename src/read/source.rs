@@ -292,7 +292,9 @@ fn read_failure(error: &io::Error) -> ParseError {
 }
 
 /// Wraps the input in a gzip decoder when it starts with the gzip magic bytes.
-fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+/// The input's content: decompressed when it starts like gzip. Not buffered here; the reader
+/// adds the one buffer in front of it.
+fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut filled = 0;
     while filled < magic.len() {
@@ -306,9 +308,10 @@ fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRe
     // The peeked bytes are put back in front, which also works for pipes.
     let joined = io::Cursor::new(magic[..filled].to_vec()).chain(input);
     if magic[..filled] == GZIP_MAGIC {
-        Ok(Box::new(BufReader::new(MultiGzDecoder::new(joined))))
+        // The decoder buffers the compressed bytes itself.
+        Ok(Box::new(MultiGzDecoder::new(joined)))
     } else {
-        Ok(Box::new(BufReader::new(joined)))
+        Ok(Box::new(joined))
     }
 }
 
@@ -423,18 +426,17 @@ impl InputReader {
     ) -> Result<InputReader, InputError> {
         let name = name.into();
         let io_failure = |source| InputError::Io { path: name.clone(), source };
-        let input = maybe_decompress(input).map_err(io_failure)?;
+        let mut content = maybe_decompress(input).map_err(io_failure)?;
         // The head is read ahead for the fingerprint and put back in front, as for a pipe.
         let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
-        let mut input = input;
-        let head_read = input.by_ref().take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
+        let head_read = content.by_ref().take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
         let fingerprint = content_fingerprint(&head);
         // A byte order mark (left by Windows editors and PowerShell exports) is not content.
         if head.starts_with(UTF8_BOM) {
             head.drain(..UTF8_BOM.len());
         }
         let rest: Box<dyn Read + Send> = match head_read {
-            Ok(_) => Box::new(input),
+            Ok(_) => content,
             // A read error at the start (a damaged gzip stream) is met again when reading.
             Err(error) => Box::new(FailingRead(Some(error))),
         };
