@@ -339,6 +339,23 @@ fn write_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// An error with its causes, each cause said once: many errors already quote their cause in
+/// their own message (a SQLite failure names the file, then SQLite says it again), and
+/// repeating it buries the one line that matters.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -389,7 +406,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                write_stderr(&format!("error: {error:#}\n"));
+                write_stderr(&format!("error: {}\n", error_text(&error)));
                 ExitCode::FAILURE
             }
         };
@@ -398,7 +415,7 @@ fn main() -> ExitCode {
         return match run_generate(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                write_stderr(&format!("error: {error:#}\n"));
+                write_stderr(&format!("error: {}\n", error_text(&error)));
                 ExitCode::FAILURE
             }
         };
@@ -420,7 +437,7 @@ fn main() -> ExitCode {
             ExitCode::from(outcome.exit_code as u8)
         }
         Err(error) => {
-            write_stderr(&format!("error: {error:#}\n"));
+            write_stderr(&format!("error: {}\n", error_text(&error)));
             ExitCode::FAILURE
         }
     }

@@ -359,3 +359,14 @@ fn meaningless_thread_counts_and_evaluation_lengths_are_refused() {
     let output = geoexfil(&["eval", "--repeats", "0", "--out", "/dev/null"]);
     assert!(text(&output.stderr).contains("--repeats must be at least 1"));
 }
+
+#[test]
+fn an_error_says_each_cause_once() {
+    let sample = fixture("read/zeek-json-conn.log");
+    let output =
+        geoexfil(&["detect", "--state", "/nonexistent/dir/s.sqlite", sample.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("error: state database /nonexistent/dir/s.sqlite: "), "{stderr}");
+    assert_eq!(stderr.matches("unable to open database file").count(), 1, "{stderr}");
+}
