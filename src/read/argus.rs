@@ -10,7 +10,7 @@
 //! monitored network, so it is not used for the flow's direction.
 
 use crate::flow::Flow;
-use crate::read::time::{bad_timestamp, epoch_seconds_to_micros, naive_utc_to_micros};
+use crate::read::time::{epoch_seconds_to_micros, naive_utc_to_micros};
 use crate::read::value::{
     parse_count, parse_duration_micros, parse_ip, parse_port, transport_name, HeaderColumns,
 };
@@ -112,7 +112,12 @@ fn read_record(columns: &Columns, line: &str) -> Result<LineOutcome, ParseError>
     let time_text = values[columns.start_time];
     let start_micros = naive_utc_to_micros(time_text, START_TIME_FORMAT)
         .or_else(|| epoch_seconds_to_micros(time_text))
-        .ok_or_else(|| bad_timestamp(START_TIME, time_text))?;
+        .ok_or_else(|| {
+            let message =
+                "not a timestamp; expected ra's date and time (2019/04/04 16:23:00.123456, \
+                           read as UTC) or epoch seconds (1554394980.123456)";
+            ParseError::field(SkipReason::BadTimestamp, START_TIME, time_text, message)
+        })?;
     let source_ip = parse_ip(SRC_ADDR, src_text)?;
     let destination_ip = parse_ip(DST_ADDR, dst_text)?;
     let count = |column, field| optional(column).map(|v| parse_count(field, v)).transpose();
@@ -242,6 +247,8 @@ mod tests {
         let bad_port = GOOD.replace(",48009,", ",0xZZ,");
         assert_error(parse_after_header(&bad_port), SkipReason::BadValue, Some(SPORT));
         let bad_time = GOOD.replace("2019/04/04", "2019/13/04");
+        let error = parse_after_header(&bad_time).unwrap_err();
+        assert!(error.message.contains("expected ra's date and time (2019/04/04"), "{error}");
         assert_error(parse_after_header(&bad_time), SkipReason::BadTimestamp, Some(START_TIME));
         let short = GOOD.trim_end_matches(',');
         assert_error(parse_after_header(short), SkipReason::MalformedLine, None);
