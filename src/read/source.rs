@@ -291,9 +291,8 @@ fn read_failure(error: &io::Error) -> ParseError {
     ParseError::new(SkipReason::TruncatedInput, message)
 }
 
-/// Wraps the input in a gzip decoder when it starts with the gzip magic bytes.
-/// The input's content: decompressed when it starts like gzip. Not buffered here; the reader
-/// adds the one buffer in front of it.
+/// Wraps the input in a gzip decoder when it starts with the gzip magic bytes. Not buffered
+/// here: the reader adds the one buffer in front of the content.
 fn maybe_decompress(mut input: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut filled = 0;
