@@ -5,6 +5,8 @@
 //! with file, line and field; all of them counted), writes alerts and records as NDJSON, saves
 //! the state and returns the summary.
 
+mod own_files;
+
 use crate::detect::pipeline::run_input;
 use crate::detect::{Detector, DetectorState};
 use crate::enrich::{Enricher, GeoDb};
@@ -82,44 +84,6 @@ fn open_sink(sink: &Sink) -> anyhow::Result<Box<dyn Write>> {
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
     })
-}
-
-/// Refuses outputs that would destroy input or each other: creating an output truncates it, so
-/// an output that is also an input would be emptied before it is read, and alerts and records
-/// sharing one file would overwrite each other's lines.
-fn check_outputs(
-    options: &DetectOptions,
-    inputs: &std::collections::BTreeSet<std::path::PathBuf>,
-) -> anyhow::Result<()> {
-    let mut outputs = Vec::new();
-    for (option, sink) in [("--alerts", &options.alerts), ("--records", &options.records)] {
-        let Some(Sink::File(path)) = sink else { continue };
-        // Devices and pipes (/dev/null, a FIFO) are not truncated by being opened.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            continue;
-        }
-        let key = same_file_key(path);
-        if inputs.contains(&key) {
-            bail!("{option} {} is also an input; writing it would erase it", path.display());
-        }
-        if let Some((other, _)) = outputs.iter().find(|(_, k)| *k == key) {
-            bail!("{other} and {option} name the same file {}; give each its own", path.display());
-        }
-        outputs.push((option, key));
-    }
-    Ok(())
-}
-
-/// A path that names one file whichever way it is written, even before the file exists.
-fn same_file_key(path: &std::path::Path) -> std::path::PathBuf {
-    if let Ok(full) = std::fs::canonicalize(path) {
-        return full;
-    }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    match (parent.map_or_else(std::env::current_dir, std::fs::canonicalize), path.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_path_buf(),
-    }
 }
 
 /// Where the records and alerts of a run go as they are produced, so that none of them is held
@@ -211,7 +175,10 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     // others are still read.
     let mut specs = Vec::new();
     let mut reports = Vec::new();
+    let own_files = own_files::OwnFiles::of(options);
+    own_files.check_outputs()?;
     let mut seen_files = std::collections::BTreeSet::new();
+    let mut seen_ids = std::collections::HashSet::new();
     for argument in &options.inputs {
         let mut unreadable = Vec::new();
         let expanded = expand_inputs(std::slice::from_ref(argument), &mut unreadable);
@@ -228,10 +195,29 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
             Ok(expanded) => {
                 for spec in expanded {
                     if let InputSpec::File(path) = &spec {
-                        // The same file named twice (two arguments, or a file inside a
-                        // directory also given) would count its flows twice.
+                        if let Some(own) = own_files.find(path) {
+                            if own.written {
+                                bail!(
+                                    "{} {} is also an input (from `{argument}`); writing it \
+                                     would erase it: write outputs outside the inputs",
+                                    own.option,
+                                    own.path.display()
+                                );
+                            }
+                            warn!(
+                                "{}: this run's {} file; not read as input",
+                                path.display(),
+                                own.option
+                            );
+                            continue;
+                        }
+                        // The same file named twice (two arguments, a file inside a directory
+                        // also given, a link to it) would count its flows twice.
                         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-                        if !seen_files.insert(key) {
+                        let id = own_files::FileId::of(path);
+                        let repeated =
+                            !seen_files.insert(key) || id.is_some_and(|id| !seen_ids.insert(id));
+                        if repeated {
                             warn!(input = %path.display(), "input given more than once; read once");
                             continue;
                         }
@@ -246,7 +232,6 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
             }
         }
     }
-    check_outputs(options, &seen_files)?;
     let db = match &options.geoip {
         Some(path) => GeoDb::open(path)?,
         None => GeoDb::embedded()?,

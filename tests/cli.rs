@@ -370,3 +370,32 @@ fn an_error_says_each_cause_once() {
     assert!(stderr.starts_with("error: state database /nonexistent/dir/s.sqlite: "), "{stderr}");
     assert_eq!(stderr.matches("unable to open database file").count(), 1, "{stderr}");
 }
+
+#[test]
+fn outputs_on_a_hard_link_to_an_input_or_on_the_geoip_database_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("conn.log");
+    std::fs::copy(fixture("read/zeek-json-conn.log"), &log).unwrap();
+    let link = dir.path().join("link.log");
+    std::fs::hard_link(&log, &link).unwrap();
+    let before = std::fs::read(&log).unwrap();
+    let output = geoexfil(&["detect", "--alerts", link.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("is also an input"), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+    let geoip = dir.path().join("country.mmdb");
+    std::fs::copy(fixture("geoip/GeoLite2-Country-Test.mmdb"), &geoip).unwrap();
+    let size = std::fs::metadata(&geoip).unwrap().len();
+    let output = geoexfil(&[
+        "detect",
+        "--geoip",
+        geoip.to_str().unwrap(),
+        "--records",
+        geoip.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--geoip and --records name the same file"), "{stderr}");
+    assert_eq!(std::fs::metadata(&geoip).unwrap().len(), size);
+}

@@ -184,3 +184,26 @@ fn another_programs_database_is_refused_and_left_untouched() {
     assert!(error.contains("is a SQLite database of something else (tables hosts)"), "{error}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+#[test]
+fn the_state_file_inside_an_input_directory_is_not_read_and_an_output_on_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::copy(fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"), logs.join("conn.log.gz"))
+        .unwrap();
+    let db = logs.join("state.sqlite");
+    let mut options = alerting_from_start(default_options(&[&logs]));
+    options.state = Some(db.clone());
+    let first = run_detect(&options).unwrap();
+    assert_eq!(first.exit_code, 0, "{}", first.summary);
+    // The second run finds the database (and its side files) in the directory and skips it.
+    let again = run_detect(&options).unwrap();
+    assert_eq!(again.exit_code, 0, "{}", again.summary);
+    assert!(again.summary.contains("inputs: 1,"), "{}", again.summary);
+    // Alerts written onto the state would erase it.
+    options.alerts = Some(geoexfil::run::Sink::File(db.clone()));
+    let error = run_detect(&options).err().expect("refused").to_string();
+    assert!(error.contains("--state and --alerts name the same file"), "{error}");
+    assert!(StateStore::open(&db).is_ok());
+}
