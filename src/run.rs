@@ -19,7 +19,7 @@ use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
 use crate::skip::SkipReason;
-use crate::state::{file_fingerprint, InputProgress, StateError, StateStore};
+use crate::state::{InputProgress, StateError, StateStore};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::fs::File;
@@ -275,12 +275,10 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
         best_record: None,
     };
     let mut progress = Vec::new();
+    let mut read_this_run = std::collections::HashMap::new();
     for spec in &specs {
-        let done = emitter
-            .store
-            .as_deref()
-            .map_or(Ok(0), |store| lines_done_before(spec, store, &options.job.job_id))?;
-        let report = read_input(spec, options, done, &mut detector, &mut emitter, &mut progress)?;
+        let inputs = Inputs { progress: &mut progress, read_this_run: &mut read_this_run };
+        let report = read_input(spec, options, &mut detector, &mut emitter, inputs)?;
         reports.push(report);
     }
     detector.finish(options.flush);
@@ -414,33 +412,22 @@ fn check_same_settings(
     }
 }
 
-/// Lines of an input file that earlier runs processed (0 for standard input, which is looked up
-/// once it is open).
-fn lines_done_before(spec: &InputSpec, store: &StateStore, job_id: &str) -> anyhow::Result<u64> {
-    match spec {
-        InputSpec::File(path) => match file_fingerprint(path) {
-            Ok(fingerprint) => Ok(store.input_progress(job_id, &fingerprint)?),
-            // Unreadable files are reported when they are opened.
-            Err(_) => Ok(0),
-        },
-        InputSpec::Stdin => Ok(0),
-    }
+/// What the run knows of the inputs it has read: their progress to save, and how far it read
+/// each content (by fingerprint), so that a second copy in the same run is read past.
+struct Inputs<'a> {
+    progress: &'a mut Vec<InputProgress>,
+    read_this_run: &'a mut std::collections::HashMap<String, (String, u64)>,
 }
 
 fn read_input(
     spec: &InputSpec,
     options: &DetectOptions,
-    lines_done: u64,
     detector: &mut Detector,
     emitter: &mut Emitter,
-    progress: &mut Vec<InputProgress>,
+    inputs: Inputs,
 ) -> anyhow::Result<InputReport> {
     let name = spec.display_name();
     let mut report = InputReport { name: name.clone(), ..InputReport::default() };
-    let mut fingerprint = match (spec, emitter.store.is_some()) {
-        (InputSpec::File(path), true) => file_fingerprint(path).ok(),
-        _ => None,
-    };
     let mut reader = match InputReader::open(spec, options.format) {
         Ok(reader) => reader,
         // An empty log is what a quiet interval or a fresh rotation leaves: nothing is lost.
@@ -455,12 +442,20 @@ fn read_input(
         }
     };
     report.format = reader.format().to_string();
-    // Standard input is known by its content too, so that the same data piped in again is
-    // read past instead of counted twice in the buckets an earlier run left open.
-    let mut lines_done = lines_done;
-    if let (InputSpec::Stdin, Some(store)) = (spec, emitter.store.as_deref()) {
-        lines_done = store.input_progress(&options.job.job_id, reader.fingerprint())?;
-        fingerprint = Some(reader.fingerprint().to_string());
+    // Inputs are known by their content, files and standard input alike, so that the same
+    // data given again (renamed, compressed, piped in) is read past instead of counted twice
+    // in the buckets an earlier run, or an earlier input of this run, left open.
+    let fingerprint = reader.fingerprint();
+    let mut lines_done = match emitter.store.as_deref() {
+        Some(store) => store.input_progress(&options.job.job_id, reader.head())?,
+        None => 0,
+    };
+    if let Some((earlier, lines)) = inputs.read_this_run.get(&fingerprint) {
+        warn!(
+            "{name}: begins like {earlier}, read earlier in this run; its first {lines} lines \
+               are read past"
+        );
+        lines_done = lines_done.max(*lines);
     }
     report.resumed_after_line = lines_done;
     // Lines an earlier run processed are read past; headers among them still set the parser
@@ -510,12 +505,11 @@ fn read_input(
             report.too_late, detector.state.job.allowed_lateness_secs
         );
     }
-    if let Some(fingerprint) = fingerprint {
-        progress.push(InputProgress {
-            fingerprint,
-            name,
-            lines_done: report.lines.max(lines_done),
-        });
+    let lines_done = report.lines.max(lines_done);
+    let known = inputs.read_this_run.entry(fingerprint.clone()).or_insert((name.clone(), 0));
+    known.1 = known.1.max(lines_done);
+    if emitter.store.is_some() {
+        inputs.progress.push(InputProgress { fingerprint, name, lines_done });
     }
     Ok(report)
 }

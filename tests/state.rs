@@ -207,3 +207,35 @@ fn the_state_file_inside_an_input_directory_is_not_read_and_an_output_on_it_is_r
     assert!(error.contains("--state and --alerts name the same file"), "{error}");
     assert!(StateStore::open(&db).is_ok());
 }
+
+#[test]
+fn a_log_shorter_than_its_fingerprint_that_grows_resumes_after_its_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = gz_lines(&fixture("sample/ctu-sme-11-ubuntu.conn.log.gz"));
+    let log = dir.path().join("conn.log");
+    // Just after rotation: the header and a few flows, under 4 KiB.
+    let short = lines[..12].join("\n") + "\n";
+    assert!(short.len() < 4096);
+    std::fs::write(&log, &short).unwrap();
+    let db = dir.path().join("state.sqlite");
+    let mut options = default_options(&[&log]);
+    options.state = Some(db.clone());
+    options.flush = false;
+    run_detect(&options).unwrap();
+    std::fs::write(&log, lines[..200].join("\n") + "\n").unwrap();
+    let grown = run_detect(&options).unwrap();
+    assert!(grown.summary.contains("(resumed after line 12)"), "{}", grown.summary);
+}
+
+#[test]
+fn a_second_copy_in_the_same_run_is_read_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = fixture("sample/ctu-sme-11-ubuntu.conn.log.gz");
+    let copy = dir.path().join("copy.log");
+    std::fs::write(&copy, gz_lines(&sample).join("\n") + "\n").unwrap();
+    let once = run_detect(&default_options(&[&sample])).unwrap();
+    let twice = run_detect(&default_options(&[&sample, &copy])).unwrap();
+    assert!(once.summary.contains("6,682 counted"), "{}", once.summary);
+    assert!(twice.summary.contains("6,682 counted"), "{}", twice.summary);
+    assert!(twice.summary.contains("(resumed after line 7132)"), "{}", twice.summary);
+}

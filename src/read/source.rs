@@ -384,8 +384,8 @@ pub struct InputReader {
     buffer: Vec<u8>,
     line: u64,
     finished: bool,
-    /// [`content_fingerprint`] of the input's first bytes after decompression.
-    fingerprint: String,
+    /// The input's first [`FINGERPRINT_BYTES`] after decompression, which identify it.
+    head: Vec<u8>,
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -429,7 +429,7 @@ impl InputReader {
         // The head is read ahead for the fingerprint and put back in front, as for a pipe.
         let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
         let head_read = content.by_ref().take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
-        let fingerprint = content_fingerprint(&head);
+        let identity = head.clone();
         // A byte order mark (left by Windows editors and PowerShell exports) is not content.
         if head.starts_with(UTF8_BOM) {
             head.drain(..UTF8_BOM.len());
@@ -459,13 +459,18 @@ impl InputReader {
             buffer,
             line: 0,
             finished: false,
-            fingerprint,
+            head: identity,
         })
     }
 
+    /// The input's first [`FINGERPRINT_BYTES`] after decompression.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
     /// The input's [`content_fingerprint`].
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+    pub fn fingerprint(&self) -> String {
+        content_fingerprint(&self.head)
     }
 
     pub fn format(&self) -> InputFormat {

@@ -14,10 +14,9 @@
 use crate::detect::DetectorState;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::read::content_fingerprint;
 use crate::read::source::FINGERPRINT_BYTES;
 
 /// Version of the table layout, stored in the database; a database of another version is
@@ -153,8 +152,12 @@ impl StateStore {
         })
     }
 
-    /// How far earlier runs read the input with this fingerprint.
-    pub fn input_progress(&self, job_id: &str, fingerprint: &str) -> Result<u64, StateError> {
+    /// How far earlier runs read the input whose content begins with `head` (its first
+    /// [`FINGERPRINT_BYTES`]). An input first seen shorter than that, as a log is just after
+    /// rotation, was known by all of its content then: it is the same input if its content
+    /// begins the same way now.
+    pub fn input_progress(&self, job_id: &str, head: &[u8]) -> Result<u64, StateError> {
+        let fingerprint = content_fingerprint(head);
         let lines: Option<i64> = self
             .conn
             .query_row(
@@ -164,7 +167,31 @@ impl StateStore {
             )
             .optional()
             .map_err(self.sqlite())?;
-        Ok(lines.map_or(0, |n| n.max(0) as u64))
+        if let Some(lines) = lines {
+            return Ok(lines.max(0) as u64);
+        }
+        let full = format!("%-{FINGERPRINT_BYTES}");
+        let mut query = self
+            .conn
+            .prepare(
+                "SELECT fingerprint, lines_done FROM inputs WHERE job_id = ?1 \
+                 AND fingerprint NOT LIKE ?2 ORDER BY lines_done DESC",
+            )
+            .map_err(self.sqlite())?;
+        let shorter = query
+            .query_map(params![job_id, full], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.sqlite())?;
+        for row in shorter {
+            let (known, lines) = row.map_err(self.sqlite())?;
+            let length = known.rsplit('-').next().and_then(|n| n.parse::<usize>().ok());
+            let matches = length.is_some_and(|length| {
+                length < head.len() && content_fingerprint(&head[..length]) == known
+            });
+            if matches {
+                return Ok(lines.max(0) as u64);
+            }
+        }
+        Ok(0)
     }
 
     /// Starts the run's transaction. Records and alerts are added as they are produced and
@@ -279,19 +306,4 @@ impl StateStore {
         }
         Ok(documents)
     }
-}
-
-/// The fingerprint of a file, as [`crate::read::content_fingerprint`] makes it from its
-/// decompressed content. A log compressed on rotation (`conn.log` to `conn.log.1.gz`) keeps its
-/// fingerprint, so it is still known.
-pub fn file_fingerprint(path: &Path) -> std::io::Result<String> {
-    let mut magic = [0u8; 2];
-    let is_gzip = File::open(path)?.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
-    let file = File::open(path)?;
-    let content: Box<dyn Read> =
-        if is_gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
-    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
-    // A damaged gzip stream still has a fingerprint: whatever could be read of it.
-    let _ = content.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head);
-    Ok(crate::read::content_fingerprint(&head))
 }
