@@ -183,6 +183,16 @@ fn another_programs_database_is_refused_and_left_untouched() {
     let error = run_detect(&options).err().expect("a foreign database is refused").to_string();
     assert!(error.contains("is a SQLite database of something else (tables hosts)"), "{error}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
+    // A table called meta is not enough to pass for a state database.
+    let settings = dir.path().join("settings.sqlite");
+    let other = rusqlite::Connection::open(&settings).unwrap();
+    other.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);").unwrap();
+    drop(other);
+    let before = std::fs::read(&settings).unwrap();
+    options.state = Some(settings.clone());
+    let error = run_detect(&options).err().expect("refused").to_string();
+    assert!(error.contains("something else (tables meta)"), "{error}");
+    assert_eq!(std::fs::read(&settings).unwrap(), before);
 }
 
 #[test]

@@ -104,28 +104,40 @@ impl StateStore {
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
             .map_err(sqlite)?;
-        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
-            let tables = tables.join(", ");
-            return Err(StateError::Foreign { path: path.to_path_buf(), tables });
-        }
+        // A geoexfil database has its layout version in `meta` from the moment its tables
+        // exist (they are created together, in one transaction).
+        let version = |conn: &Connection| -> Result<Option<String>, rusqlite::Error> {
+            conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+                .optional()
+        };
+        let found = if tables.is_empty() {
+            None
+        } else {
+            match tables.iter().any(|t| t == "meta").then(|| version(&conn)) {
+                Some(Ok(Some(found))) => Some(found),
+                _ => {
+                    let tables = tables.join(", ");
+                    return Err(StateError::Foreign { path: path.to_path_buf(), tables });
+                }
+            }
+        };
         // Write-ahead logging with full sync: a crash or power loss at any moment keeps the
         // last committed run intact.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sqlite)?;
-        conn.execute_batch(SCHEMA).map_err(sqlite)?;
-        let found: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
-            .optional()
-            .map_err(sqlite)?;
-        match found.and_then(|v| v.parse::<i64>().ok()) {
-            Some(SCHEMA_VERSION) => {}
-            Some(other) => return Err(StateError::Version { path: path.into(), found: other }),
+        match found.map(|v| v.parse::<i64>()) {
+            Some(Ok(SCHEMA_VERSION)) => {}
+            Some(Ok(other)) => return Err(StateError::Version { path: path.into(), found: other }),
+            Some(Err(_)) => {
+                let tables = tables.join(", ");
+                return Err(StateError::Foreign { path: path.to_path_buf(), tables });
+            }
             None => {
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )
-                .map_err(sqlite)?;
+                let create = format!(
+                    "BEGIN; {SCHEMA} INSERT INTO meta (key, value) VALUES ('schema_version', \
+                     '{SCHEMA_VERSION}'); COMMIT;"
+                );
+                conn.execute_batch(&create).map_err(sqlite)?;
             }
         }
         Ok(StateStore { path: path.to_path_buf(), conn })
