@@ -161,6 +161,11 @@ struct EvalArgs {
 fn parse_duration_secs(text: &str) -> Result<i64, String> {
     let duration: Duration = humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write a duration such as 3h, 15m or 90s"))?;
+    // Every duration here is compared with bucket starts, which are whole seconds: a fraction
+    // would be cut silently, and 500ms would mean 0s.
+    if duration.subsec_nanos() != 0 {
+        return Err(format!("{text} is not a whole number of seconds; durations count seconds"));
+    }
     i64::try_from(duration.as_secs()).map_err(|_| "duration too long".to_string())
 }
 

@@ -356,6 +356,9 @@ fn meaningless_thread_counts_and_evaluation_lengths_are_refused() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("--days 3 is too short") && stderr.contains("12 days"), "{stderr}");
+    let output = geoexfil(&["detect", "--pair-retention", "500ms", "-"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("500ms is not a whole number of seconds"));
     let output = geoexfil(&["eval", "--repeats", "0", "--out", "/dev/null"]);
     assert!(text(&output.stderr).contains("--repeats must be at least 1"));
 }

@@ -202,10 +202,10 @@ pub fn render(report: &RunReport) -> String {
     if report.forgotten_pairs > 0 {
         let _ = writeln!(
             out,
-            "{} (host, destination) pairs were forgotten after {} days without traffic \
+            "{} (host, destination) pairs were forgotten after {} without traffic \
              (--pair-retention); a pair seen again starts over as first-time",
             thousands(report.forgotten_pairs),
-            report.pair_retention_secs / 86_400
+            whole_duration(report.pair_retention_secs)
         );
     }
     if let (Some(first), Some(last)) = (counts.first_event_secs, counts.last_event_secs) {
@@ -303,5 +303,27 @@ mod tests {
         assert_eq!(fit_label(label, "KP", 28), "Korea (Democratic Peop… (KP)");
         assert_eq!(fit_label("Netherlands (NL)", "NL", 28), "Netherlands (NL)");
         assert_eq!(fit_label("address 2001:db8::1234:5678:9abc:def0", "x", 10), "address 20");
+    }
+}
+
+/// A duration in the largest of days, hours, minutes and seconds that divides it.
+fn whole_duration(secs: i64) -> String {
+    let unit = [(86_400, "days"), (3_600, "h"), (60, "min")]
+        .into_iter()
+        .find(|&(size, _)| secs >= size && secs % size == 0);
+    match unit {
+        Some((size, name)) => format!("{} {name}", secs / size),
+        None => format!("{secs} s"),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    #[test]
+    fn durations_are_shown_in_their_largest_whole_unit() {
+        assert_eq!(super::whole_duration(42 * 86_400), "42 days");
+        assert_eq!(super::whole_duration(3 * 3_600), "3 h");
+        assert_eq!(super::whole_duration(90), "90 s");
+        assert_eq!(super::whole_duration(120), "2 min");
     }
 }
