@@ -105,23 +105,25 @@ impl RecordParser for EcsParser {
 /// An ECS date: an ISO 8601 string, or epoch milliseconds, as a number or as a string of
 /// digits, which is how Elasticsearch reads a date field (unlike Zeek's epoch seconds).
 fn ecs_time(event: &Object, path: &str) -> Result<Option<i64>, ParseError> {
+    let bad = |text: &str| {
+        let message = "not a timestamp; expected epoch milliseconds (1676851329767) or iso \
+                       8601 with offset (2021-06-06T15:59:46.457984+02:00)";
+        ParseError::field(SkipReason::BadTimestamp, path, text, message)
+    };
     let millis_text = match lookup(event, path) {
         Some(json::Value::Number(number)) => number.to_string(),
         Some(json::Value::String(text)) if looks_numeric(text) => text.to_string(),
+        Some(json::Value::String(text)) => {
+            // An ISO string; without an offset, the shared reader's error says what to add.
+            return match get_time(event, path) {
+                Err(error) if error.message.starts_with("not a timestamp") => Err(bad(text)),
+                other => other,
+            };
+        }
         _ => return get_time(event, path),
     };
-    // Read as if it were seconds, the text gives a thousand times the microseconds, exactly
-    // (a float would not): milliseconds with up to three decimals are whole microseconds.
-    match crate::read::time::epoch_seconds_to_micros(&millis_text) {
-        Some(thousand_times_micros) => Ok(Some(thousand_times_micros / 1000)),
-        None => Err(ParseError::field(
-            SkipReason::BadTimestamp,
-            path,
-            &millis_text,
-            "not a timestamp; expected epoch milliseconds (1676851329767) or iso 8601 with \
-             offset (2021-06-06T15:59:46.457984+02:00)",
-        )),
-    }
+    let micros = crate::read::time::epoch_millis_to_micros(&millis_text);
+    micros.map(Some).ok_or_else(|| bad(&millis_text))
 }
 
 fn looks_numeric(text: &str) -> bool {
@@ -151,9 +153,21 @@ mod epoch_millis_tests {
             };
             assert_eq!(flow.start_micros, 1_768_039_206_000_250, "{time}");
         }
-        let line = r#"{"@timestamp":"17680x","source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}"#;
-        let error = EcsParser::new().parse_line(line).unwrap_err();
-        assert_eq!(error.reason, SkipReason::BadTimestamp);
+        for time in ["\"17680x\"", "\"01/01/2024\""] {
+            let line = format!(
+                r#"{{"@timestamp":{time},"source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}}"#
+            );
+            let error = EcsParser::new().parse_line(&line).unwrap_err();
+            assert_eq!(error.reason, SkipReason::BadTimestamp);
+            assert!(error.message.contains("expected epoch milliseconds"), "{}", error.message);
+        }
+        // Beyond 2262 (the year 5138): still a time (refused later as lying in the future), not garbage.
+        let line =
+            r#"{"@timestamp":99999999999999,"source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}"#;
+        let Ok(LineOutcome::Flow(flow)) = EcsParser::new().parse_line(line) else {
+            panic!("a flow")
+        };
+        assert_eq!(flow.start_micros, 99_999_999_999_999_000);
     }
 }
 

@@ -17,34 +17,48 @@ const MICRO_DIGITS: usize = 6;
 /// Reads decimal epoch seconds exactly, without passing through a float, so that
 /// `1676851329.767505` gives `1676851329767505` and not a neighbour one microsecond away.
 pub fn epoch_seconds_to_micros(text: &str) -> Option<EpochMicros> {
+    decimal_to_micros(text, MICROS_PER_SEC, MICRO_DIGITS)
+        .or_else(|| scientific_to_micros(text, MICROS_PER_SEC))
+}
+
+/// Reads decimal epoch milliseconds exactly (Elasticsearch's numeric dates).
+pub fn epoch_millis_to_micros(text: &str) -> Option<EpochMicros> {
+    const MICROS_PER_MILLI: i64 = 1_000;
+    decimal_to_micros(text, MICROS_PER_MILLI, 3)
+        .or_else(|| scientific_to_micros(text, MICROS_PER_MILLI))
+}
+
+/// A decimal count of units of `unit_micros` microseconds, its fraction read to
+/// `fraction_digits` places (to the microsecond).
+fn decimal_to_micros(text: &str, unit_micros: i64, fraction_digits: usize) -> Option<i64> {
     let text = text.trim();
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    if unsigned.contains(['e', 'E']) {
-        return scientific_seconds_to_micros(text);
-    }
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
-    let whole_secs: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole_units: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let mut fraction_micros: i64 = 0;
-    for position in 0..MICRO_DIGITS {
+    for position in 0..fraction_digits {
         let digit = fraction.as_bytes().get(position).map_or(0, |b| i64::from(b - b'0'));
         fraction_micros = fraction_micros * 10 + digit;
     }
-    let micros = whole_secs.checked_mul(MICROS_PER_SEC)?.checked_add(fraction_micros)?;
+    let micros = whole_units.checked_mul(unit_micros)?.checked_add(fraction_micros)?;
     Some(if negative { -micros } else { micros })
 }
 
 /// Exponent notation only shows up when a JSON writer formats a float that way; a float has
 /// enough precision for it to be read to the nearest microsecond.
-fn scientific_seconds_to_micros(text: &str) -> Option<EpochMicros> {
-    let seconds: f64 = text.parse().ok()?;
-    let micros = (seconds * MICROS_PER_SEC as f64).round();
+fn scientific_to_micros(text: &str, unit_micros: i64) -> Option<EpochMicros> {
+    if !text.contains(['e', 'E']) {
+        return None;
+    }
+    let units: f64 = text.trim().parse().ok()?;
+    let micros = (units * unit_micros as f64).round();
     // The bounds keep the cast below from saturating silently.
     if micros.is_finite() && micros.abs() < i64::MAX as f64 {
         Some(micros as i64)
