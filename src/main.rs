@@ -67,7 +67,8 @@ struct GenerateArgs {
     #[arg(long, default_value_t = geoexfil::generate::DEFAULT_HOSTS)]
     hosts: usize,
     /// Distinct public destination addresses to spread flows over, shared among countries by
-    /// their traffic. Every one is reached once the flows are about twice as many.
+    /// their traffic, at least one per country (so about 190 at the least). Every one is
+    /// reached once the flows are about twice as many.
     #[arg(long, default_value_t = geoexfil::generate::DEFAULT_DESTINATIONS)]
     destinations: u64,
     /// Days of traffic, from --start.
