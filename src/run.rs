@@ -15,7 +15,7 @@ use crate::job::{FlowField, JobConfig};
 use crate::model::ModelConfig;
 use crate::output::alert::{alert_document, alert_id, record_document, Provenance};
 use crate::output::summary::{render, InputReport, RunReport, SUMMARY_ALERT_ROWS};
-use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec};
+use crate::read::{expand_inputs, InputError, InputFormat, InputReader, InputSpec, Passed};
 use crate::rule::{Alerted, RuleConfig};
 use crate::score::record::AnomalyRecord;
 use crate::skip::SkipReason;
@@ -180,9 +180,17 @@ pub fn run_detect(options: &DetectOptions) -> anyhow::Result<DetectOutcome> {
     let mut seen_files = std::collections::BTreeSet::new();
     let mut seen_ids = std::collections::HashSet::new();
     for argument in &options.inputs {
-        let mut unreadable = Vec::new();
-        let expanded = expand_inputs(std::slice::from_ref(argument), &mut unreadable);
-        for error in unreadable {
+        let mut passed = Passed::default();
+        let expanded = expand_inputs(std::slice::from_ref(argument), &mut passed);
+        if let Some(first) = passed.hidden.first() {
+            warn!(
+                "{argument}: {} hidden files and directories not read (such as {}); name them \
+                 to read them",
+                passed.hidden.len(),
+                first.display()
+            );
+        }
+        for error in passed.unreadable {
             warn!("{error}");
             let name = match &error {
                 InputError::Io { path, .. } => path.clone(),

@@ -52,9 +52,9 @@ pub fn load_host_days(paths: &[&Path]) -> anyhow::Result<Vec<HostDay>> {
     let filter = FlowFilter::new(NetworkSet::default_internal(), true);
     let mut pool = Vec::new();
     for path in paths {
-        let mut unreadable = Vec::new();
-        let specs = expand_inputs(&[path.display().to_string()], &mut unreadable)?;
-        if let Some(error) = unreadable.into_iter().next() {
+        let mut passed = crate::read::Passed::default();
+        let specs = expand_inputs(&[path.display().to_string()], &mut passed)?;
+        if let Some(error) = passed.unreadable.into_iter().next() {
             return Err(error.into());
         }
         for spec in specs {

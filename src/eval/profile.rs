@@ -225,9 +225,9 @@ impl TrafficProfile {
     /// Measures the given flow logs (files, directories or globs), each one a capture.
     pub fn from_files(paths: &[PathBuf]) -> anyhow::Result<TrafficProfile> {
         let args: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let mut unreadable = Vec::new();
-        let specs = expand_inputs(&args, &mut unreadable).context("finding the captures")?;
-        if let Some(error) = unreadable.into_iter().next() {
+        let mut passed = crate::read::Passed::default();
+        let specs = expand_inputs(&args, &mut passed).context("finding the captures")?;
+        if let Some(error) = passed.unreadable.into_iter().next() {
             return Err(error).context("finding the captures");
         }
         let db = GeoDb::embedded().context("opening the embedded GeoIP database")?;

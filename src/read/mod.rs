@@ -144,7 +144,7 @@ pub mod zeek_tsv;
 
 pub use detect::{detect_format, parser_for};
 pub use source::{
-    content_fingerprint, expand_inputs, InputError, InputReader, InputSpec, ReadItem,
+    content_fingerprint, expand_inputs, InputError, InputReader, InputSpec, Passed, ReadItem,
 };
 #[cfg(test)]
 mod test_support;

@@ -88,21 +88,27 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
     move |source| InputError::Io { path: path.display().to_string(), source }
 }
 
-/// Turns command-line arguments into the inputs they name, in a stable order. Parts of a
-/// directory that cannot be read are added to `unreadable`; the rest of it is still returned.
-pub fn expand_inputs(
-    args: &[String],
-    unreadable: &mut Vec<InputError>,
-) -> Result<Vec<InputSpec>, InputError> {
+/// What a directory held that [`expand_inputs`] does not return.
+#[derive(Debug, Default)]
+pub struct Passed {
+    /// Parts that could not be read (no permission, a dangling link, a link loop).
+    pub unreadable: Vec<InputError>,
+    /// Hidden files and directories (a name starting with a dot: editor swap files, `.git`).
+    pub hidden: Vec<PathBuf>,
+}
+
+/// Turns command-line arguments into the inputs they name, in a stable order. What a directory
+/// holds that is not returned is listed in `passed`; the rest of it is still returned.
+pub fn expand_inputs(args: &[String], passed: &mut Passed) -> Result<Vec<InputSpec>, InputError> {
     let mut inputs = Vec::new();
     for arg in args {
         let path = Path::new(arg);
         if arg == "-" {
             inputs.push(InputSpec::Stdin);
         } else if path.is_dir() {
-            let before = unreadable.len();
-            let files = files_below(path, unreadable)?;
-            if files.is_empty() && unreadable.len() == before {
+            let before = passed.unreadable.len();
+            let files = files_below(path, passed)?;
+            if files.is_empty() && passed.unreadable.len() == before {
                 return Err(InputError::EmptyDirectory { path: arg.clone() });
             }
             inputs.extend(files.into_iter().map(InputSpec::File));
@@ -110,7 +116,7 @@ pub fn expand_inputs(
             // An existing name is taken literally even if it contains glob characters.
             inputs.push(InputSpec::File(path.to_path_buf()));
         } else if arg.contains(['*', '?', '[']) {
-            inputs.extend(expand_glob(arg, unreadable)?.into_iter().map(InputSpec::File));
+            inputs.extend(expand_glob(arg, passed)?.into_iter().map(InputSpec::File));
         } else {
             return Err(InputError::NotFound { path: arg.clone() });
         }
@@ -118,10 +124,7 @@ pub fn expand_inputs(
     Ok(inputs)
 }
 
-fn expand_glob(
-    pattern: &str,
-    unreadable: &mut Vec<InputError>,
-) -> Result<Vec<PathBuf>, InputError> {
+fn expand_glob(pattern: &str, passed: &mut Passed) -> Result<Vec<PathBuf>, InputError> {
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
@@ -132,19 +135,19 @@ fn expand_glob(
         message: error.msg.to_string(),
     })?;
     let mut files = Vec::new();
-    let before = unreadable.len();
+    let before = passed.unreadable.len();
     for entry in matches {
         let path = entry.map_err(|error| InputError::Io {
             path: error.path().display().to_string(),
             source: error.into(),
         })?;
         if path.is_dir() {
-            files.extend(files_below(&path, unreadable)?);
+            files.extend(files_below(&path, passed)?);
         } else {
             files.push(path);
         }
     }
-    if files.is_empty() && unreadable.len() == before {
+    if files.is_empty() && passed.unreadable.len() == before {
         return Err(InputError::NoMatch { pattern: pattern.to_string() });
     }
     files.sort();
@@ -154,19 +157,24 @@ fn expand_glob(
 /// Regular files below a directory, sorted, without hidden files or hidden directories.
 /// Links are followed (Zeek's `logs/current` is one), and a link that leads back up the tree
 /// is reported rather than walked for ever. A part of the tree that cannot be read (no
-/// permission, a dangling link, a loop) is added to `unreadable` and the rest is still read.
-fn files_below(dir: &Path, unreadable: &mut Vec<InputError>) -> Result<Vec<PathBuf>, InputError> {
+/// permission, a dangling link, a loop) is listed in `passed` and the rest is still read.
+fn files_below(dir: &Path, passed: &mut Passed) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
+    let hidden = &mut passed.hidden;
     let walk = walkdir::WalkDir::new(dir).follow_links(true).into_iter();
     let visible = walk.filter_entry(|entry| {
-        entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+        let shown = entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.');
+        if !shown {
+            hidden.push(entry.path().to_path_buf());
+        }
+        shown
     });
     for entry in visible {
         match entry {
             Ok(entry) if entry.file_type().is_file() => files.push(entry.into_path()),
             Ok(_) => {}
             Err(error) if error.depth() == 0 => return Err(walk_error(dir, error)),
-            Err(error) => unreadable.push(walk_error(dir, error)),
+            Err(error) => passed.unreadable.push(walk_error(dir, error)),
         }
     }
     files.sort();
@@ -782,21 +790,24 @@ mod tests {
             fs::write(root.join(name), ZEEK_JSON).unwrap();
         }
         let arg = |path: &Path| path.display().to_string();
-        let from_dir = expand_inputs(&[arg(root)], &mut Vec::new()).unwrap();
+        let from_dir = expand_inputs(&[arg(root)], &mut Passed::default()).unwrap();
         let expected: Vec<InputSpec> = ["a.log", "b.log", "e.json", "sub/c.log"]
             .iter()
             .map(|name| InputSpec::File(root.join(name)))
             .collect();
         assert_eq!(from_dir, expected);
         let from_glob =
-            expand_inputs(&["-".to_string(), arg(&root.join("*.log"))], &mut Vec::new()).unwrap();
+            expand_inputs(&["-".to_string(), arg(&root.join("*.log"))], &mut Passed::default())
+                .unwrap();
         assert_eq!(from_glob[0], InputSpec::Stdin);
         assert_eq!(from_glob[0].display_name(), "<stdin>");
         assert_eq!(from_glob[1..], expected[..2]);
         let missing = arg(&root.join("nope.log"));
-        let error = expand_inputs(std::slice::from_ref(&missing), &mut Vec::new()).unwrap_err();
+        let error =
+            expand_inputs(std::slice::from_ref(&missing), &mut Passed::default()).unwrap_err();
         assert!(error.to_string().contains(&missing), "{error}");
-        let no_match = expand_inputs(&[arg(&root.join("*.gz"))], &mut Vec::new()).unwrap_err();
+        let no_match =
+            expand_inputs(&[arg(&root.join("*.gz"))], &mut Passed::default()).unwrap_err();
         assert!(matches!(no_match, InputError::NoMatch { .. }), "{no_match}");
         let opened = InputReader::open(&expected[0], None).unwrap();
         assert_eq!(opened.name(), arg(&root.join("a.log")));
@@ -823,15 +834,17 @@ mod regression_tests {
             .unwrap();
         std::os::unix::fs::symlink(root.join("gone"), root.join("logs/dangling.log")).unwrap();
         std::os::unix::fs::symlink(root.join("logs"), root.join("logs/2026-12-01/up")).unwrap();
-        let mut unreadable = Vec::new();
+        std::fs::write(root.join("logs/.conn.log.swp"), "x").unwrap();
+        let mut passed = Passed::default();
         let logs = root.join("logs").display().to_string();
-        let found = expand_inputs(&[logs], &mut unreadable).unwrap();
+        let found = expand_inputs(&[logs], &mut passed).unwrap();
         let names: Vec<String> = found
             .iter()
             .map(|spec| spec.display_name().trim_start_matches(&*root.display().to_string()).into())
             .collect();
         assert_eq!(names, ["/logs/2026-12-01/conn.log", "/logs/current/conn.log", "/logs/top.log"]);
-        let mut problems: Vec<String> = unreadable.iter().map(|e| e.to_string()).collect();
+        assert_eq!(passed.hidden, [root.join("logs/.conn.log.swp")]);
+        let mut problems: Vec<String> = passed.unreadable.iter().map(|e| e.to_string()).collect();
         problems.sort();
         // The loop is met through the directory and through the link to it.
         assert_eq!(problems.len(), 3, "{problems:?}");
