@@ -232,7 +232,7 @@ def main():
     wall, rss, _, summary = timed([BINARY, "detect", "--job", "destination-ip",
                                    "--max-over-values", "2000000", "--threads", 2, "--alerts",
                                    "/dev/null", many])
-    values = re.search(r"to (\d+) values of destination\.ip", summary)
+    values = re.search(r"([\d,]+) values of destination\.ip modelled", summary)
     say(f"Destination-address job on `geoexfil generate --flows 3000000 --destinations 1000000 "
         f"--hosts 2000` (Zeek TSV): {values.group(1) if values else '?'} distinct addresses "
         f"modelled, {wall:.1f} s, peak RSS **{rss / 1024:.0f} MB** at 2 threads.")

@@ -224,16 +224,19 @@ impl Seasonality {
     }
 
     /// What was found, for the run summary and explanations, e.g. `daily rhythm: busiest
-    /// 09:00-12:00 UTC at 4.1x the average, quietest 00:00-03:00 UTC at 0.42x (p=1e-44); weekly
+    /// 09:00-12:00 UTC at 4.1x the typical bucket (geometric mean), quietest 00:00-03:00 UTC at
+    /// 0.42x (p=1e-44); weekly
     /// rhythm: weekends at 0.20x weekdays (p=3e-32)`, or None when no rhythm is established.
-    /// Offsets are relative to the average bucket, shrunk as used; the p-values are the tests'.
+    /// Offsets are relative to the geometric mean of the buckets (the model works on log
+    /// totals), shrunk as used; the p-values are the tests'.
     pub fn describe(&self) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(daily) = &self.daily {
             let (busiest, quietest) = extreme_slots(&daily.offsets);
             let label = |slot: usize| slot_label(slot as i64 * daily.slot_secs, daily.slot_secs);
             parts.push(format!(
-                "daily rhythm: busiest {} UTC at {:.1}x the average, quietest {} UTC at {:.2}x \
+                "daily rhythm: busiest {} UTC at {:.1}x the typical bucket (geometric mean), quietest \
+                 {} UTC at {:.2}x \
                  ({})",
                 label(busiest),
                 daily.offsets[busiest].exp(),

@@ -149,13 +149,13 @@ pub fn render(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "flows: {} read, {} counted ({} sent to {} values of {}), {} records skipped",
+        "flows: {} read, {} counted ({} sent), {} records skipped; {} values of {} modelled",
         thousands(counts.flows_read),
         thousands(counts.flows_counted),
         human_bytes(counts.bytes_counted as f64),
-        report.over_values,
+        thousands(counts.skipped.total()),
+        thousands(report.over_values as u64),
         report.over_field.ecs_name(),
-        thousands(counts.skipped.total())
     );
     if counts.skipped.total() > 0 {
         out.push_str("skipped by reason:\n");
