@@ -35,8 +35,10 @@ pub const ERROR_SAMPLES_PER_INPUT: u64 = 5;
 pub const EXIT_SOME_INPUT_SKIPPED: i32 = 2;
 
 /// Flows dated more than this after the wall clock are rejected as bad timestamps: sensors'
-/// clocks drift by seconds, not days, and a flow from the future would stop the data's clock.
-pub const MAX_FUTURE_SECS: i64 = 24 * 3600;
+/// clocks drift by seconds, not hours, and a flow from the future would stop the data's
+/// clock. An hour is above any drift, and catches a sensor that writes its local time as UTC
+/// two or more hours east of Greenwich as soon as it is read.
+pub const MAX_FUTURE_SECS: i64 = 3600;
 
 /// Where an NDJSON stream goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

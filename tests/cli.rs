@@ -404,3 +404,11 @@ fn outputs_on_a_hard_link_to_an_input_or_on_the_geoip_database_are_refused() {
     assert!(stderr.contains("--geoip and --records name the same file"), "{stderr}");
     assert_eq!(std::fs::metadata(&geoip).unwrap().len(), size);
 }
+
+#[test]
+fn a_flow_two_hours_ahead_of_the_wall_clock_is_a_bad_timestamp() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let (code, stderr) = detect_with_first_flow_at(now.as_secs_f64() + 2.0 * 3600.0);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(":9: flow time ") && stderr.contains("lies in the future"), "{stderr}");
+}
