@@ -235,9 +235,8 @@ impl Seasonality {
             let (busiest, quietest) = extreme_slots(&daily.offsets);
             let label = |slot: usize| slot_label(slot as i64 * daily.slot_secs, daily.slot_secs);
             parts.push(format!(
-                "daily rhythm: busiest {} UTC at {:.1}x the typical bucket (geometric mean), quietest \
-                 {} UTC at {:.2}x \
-                 ({})",
+                "daily rhythm: busiest {} UTC at {:.1}x the typical bucket (geometric mean), \
+                 quietest {} UTC at {:.2}x ({})",
                 label(busiest),
                 daily.offsets[busiest].exp(),
                 label(quietest),

@@ -161,7 +161,7 @@ mod epoch_millis_tests {
             assert_eq!(error.reason, SkipReason::BadTimestamp);
             assert!(error.message.contains("expected epoch milliseconds"), "{}", error.message);
         }
-        // Beyond 2262 (the year 5138): still a time (refused later as lying in the future), not garbage.
+        // The year 5138: still a time (refused later as lying in the future), not garbage.
         let line =
             r#"{"@timestamp":99999999999999,"source.ip":"10.0.0.5","destination.ip":"8.8.8.8"}"#;
         let Ok(LineOutcome::Flow(flow)) = EcsParser::new().parse_line(line) else {
