@@ -77,18 +77,44 @@ pub struct EnrichStats {
 }
 
 /// Addresses one thread remembers in front of the shared cache. Past this many the thread's
-/// cache starts afresh: about 5 MB per thread, and busy networks send most flows to far fewer
-/// addresses.
-pub const MAX_LOCAL_ADDRESSES: usize = 65_536;
+/// cache starts afresh: a few MB per thread, enough for the distinct destinations of a large
+/// organisation's day, so that most flows never touch the shared cache.
+pub const MAX_LOCAL_ADDRESSES: usize = 262_144;
+
+type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 /// One thread's cache of located addresses and its uncounted counts (see
 /// [`Enricher::locate_local`]).
+///
+/// It is looked up once per flow, among as many addresses as the organisation reaches, so its
+/// entries are kept small enough for the table to stay in the processor's cache: an IPv4
+/// address and the number of its place, 8 bytes, instead of a 32-byte address and pointer.
 #[derive(Debug, Default)]
 pub struct LocalLocations {
-    by_address: std::collections::HashMap<IpAddr, Arc<GeoLocation>, ahash::RandomState>,
+    by_ipv4: FastMap<u32, u32>,
+    by_other: FastMap<IpAddr, u32>,
+    /// The distinct locations met, numbered in order of arrival.
+    places: Vec<Arc<GeoLocation>>,
+    /// Numbers of the places, by the address of the shared location.
+    place_numbers: FastMap<usize, u32>,
     /// The location of the last flow located from its event's own fields.
     event: Option<Arc<GeoLocation>>,
     counts: EnrichStats,
+}
+
+impl LocalLocations {
+    fn addresses(&self) -> usize {
+        self.by_ipv4.len() + self.by_other.len()
+    }
+
+    fn number_of(&mut self, place: Arc<GeoLocation>) -> u32 {
+        let places = &mut self.places;
+        *self.place_numbers.entry(Arc::as_ptr(&place) as usize).or_insert_with(|| {
+            places.push(place);
+            // At most MAX_LOCAL_ADDRESSES places are held before the cache starts afresh.
+            (places.len() - 1) as u32
+        })
+    }
 }
 
 /// Counters behind [`EnrichStats`], shared by the pipeline's threads.
@@ -200,16 +226,34 @@ impl Enricher {
             }
         }
         let ip = canonical(flow.destination_ip);
-        if local.by_address.contains_key(&ip) {
-            local.counts.cache_hits += 1;
-        } else {
-            if local.by_address.len() >= MAX_LOCAL_ADDRESSES {
-                local.by_address.clear();
-            }
-            let location = self.cached_lookup(ip).unwrap_or_else(|| Arc::clone(&self.unknown));
-            local.by_address.insert(ip, location);
+        // Starting afresh when full, before the address is even looked for, costs one extra
+        // lookup per MAX_LOCAL_ADDRESSES and lets the common case hash the address only once.
+        if local.addresses() >= MAX_LOCAL_ADDRESSES {
+            local.by_ipv4.clear();
+            local.by_other.clear();
+            local.places.clear();
+            local.place_numbers.clear();
         }
-        let location = &local.by_address[&ip];
+        let known = match ip {
+            IpAddr::V4(v4) => local.by_ipv4.get(&u32::from(v4)),
+            IpAddr::V6(_) => local.by_other.get(&ip),
+        };
+        let number = match known {
+            Some(&number) => {
+                local.counts.cache_hits += 1;
+                number
+            }
+            None => {
+                let place = self.cached_lookup(ip).unwrap_or_else(|| Arc::clone(&self.unknown));
+                let number = local.number_of(place);
+                match ip {
+                    IpAddr::V4(v4) => local.by_ipv4.insert(u32::from(v4), number),
+                    IpAddr::V6(_) => local.by_other.insert(ip, number),
+                };
+                number
+            }
+        };
+        let location = &local.places[number as usize];
         if Arc::ptr_eq(location, &self.unknown) {
             local.counts.unknown += 1;
         }
