@@ -80,7 +80,7 @@ fn add(bucket: &mut BucketAggregate, over_value: &str, senders: u8, rng: &mut Lc
         let bytes = 100_000 + rng.next() % 1_000_000;
         let influencers = [(FlowField::SourceIp, source.to_string())];
         bucket
-            .partition_mut(over_value)
+            .partition_mut(geoexfil::bucket::FieldValueRef::text(over_value))
             .add(evidence(bytes, source, Ipv4Addr::new(203, 0, 113, 1)), &influencers);
     }
 }

@@ -16,12 +16,18 @@
 //! [`clock`] decides when a bucket is complete: by event time, never by the end of a file.
 
 pub mod clock;
+pub mod value;
 
 use crate::job::FlowField;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+pub use value::{FieldValue, FieldValueRef};
+
+/// The maps looked up once per flow: a fast hash keyed at random (values come from the logs, so
+/// an attacker must not be able to choose colliding ones), and lookups by borrowed values.
+pub type ValueMap<V> = hashbrown::HashMap<FieldValue, V, ahash::RandomState>;
 
 /// Largest flows kept per bucket and over value as evidence for the analyst. Five is what fits
 /// in an alert without burying the explanation.
@@ -68,20 +74,18 @@ impl FlowEvidence {
 /// Bytes per value of one influencer field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfluencerTotals {
-    /// A hash map with a fast, randomly keyed hash (values come from the logs, so an attacker
-    /// must not be able to choose colliding ones): it is looked up once per flow, and every
-    /// reader of it ranks or sums it, so its order never matters.
-    pub bytes_by_value: HashMap<String, u64, ahash::RandomState>,
+    /// Every reader of it ranks or sums it, so its order never matters.
+    pub bytes_by_value: ValueMap<u64>,
     /// Bytes of values dropped past [`MAX_INFLUENCER_VALUES`].
     pub overflow_bytes: u64,
 }
 
 impl InfluencerTotals {
-    fn add(&mut self, value: &str, bytes: u64) {
-        match self.bytes_by_value.get_mut(value) {
+    fn add(&mut self, value: FieldValueRef<'_>, bytes: u64) {
+        match self.bytes_by_value.get_mut(&value) {
             Some(total) => *total = total.saturating_add(bytes),
             None => {
-                self.bytes_by_value.insert(value.to_string(), bytes);
+                self.bytes_by_value.insert(value.to_owned(), bytes);
                 if self.bytes_by_value.len() >= 2 * MAX_INFLUENCER_VALUES {
                     self.enforce_limit();
                 }
@@ -111,10 +115,10 @@ impl InfluencerTotals {
         if excess == 0 {
             return;
         }
-        let mut ranked: Vec<(u64, &String)> =
+        let mut ranked: Vec<(u64, &FieldValue)> =
             self.bytes_by_value.iter().map(|(value, &bytes)| (bytes, value)).collect();
         ranked.select_nth_unstable_by_key(excess - 1, |&(bytes, value)| (bytes, Reverse(value)));
-        let dropped: Vec<String> = ranked[..excess].iter().map(|(_, v)| (*v).clone()).collect();
+        let dropped: Vec<FieldValue> = ranked[..excess].iter().map(|(_, v)| (*v).clone()).collect();
         for value in dropped {
             let bytes = self.bytes_by_value.remove(&value).unwrap_or(0);
             self.overflow_bytes = self.overflow_bytes.saturating_add(bytes);
@@ -135,7 +139,8 @@ pub struct PartitionBucket {
 impl PartitionBucket {
     /// Adds one flow with its influencer values.
     pub fn add(&mut self, evidence: FlowEvidence, influencer_values: &[(FlowField, String)]) {
-        let values = influencer_values.iter().map(|(field, value)| (*field, value.as_str()));
+        let values =
+            influencer_values.iter().map(|(field, value)| (*field, FieldValueRef::text(value)));
         self.add_flow(evidence.bytes_sent, values, || evidence);
     }
 
@@ -144,7 +149,7 @@ impl PartitionBucket {
     pub fn add_flow<'a>(
         &mut self,
         bytes: u64,
-        influencer_values: impl IntoIterator<Item = (FlowField, &'a str)>,
+        influencer_values: impl IntoIterator<Item = (FlowField, FieldValueRef<'a>)>,
         evidence: impl FnOnce() -> FlowEvidence,
     ) {
         // Saturating: a total that reached u64::MAX is wrong either way, but must not wrap to
@@ -182,14 +187,14 @@ impl PartitionBucket {
         self.top_flows.truncate(TOP_FLOWS_PER_PARTITION);
     }
 
-    /// Bytes carried by each value of `field`, largest first.
-    pub fn influencer_ranking(&self, field: FlowField) -> Vec<(&str, u64)> {
-        let mut ranked: Vec<(&str, u64)> = self
+    /// Bytes carried by each value of `field`, largest first; equal ones by text.
+    pub fn influencer_ranking(&self, field: FlowField) -> Vec<(&FieldValue, u64)> {
+        let mut ranked: Vec<(&FieldValue, u64)> = self
             .influencers
             .get(&field)
-            .map(|t| t.bytes_by_value.iter().map(|(v, &b)| (v.as_str(), b)).collect())
+            .map(|t| t.bytes_by_value.iter().map(|(v, &b)| (v, b)).collect())
             .unwrap_or_default();
-        ranked.sort_by_key(|&(value, bytes)| (Reverse(bytes), value));
+        ranked.sort_unstable_by(|a, b| (Reverse(a.1), a.0).cmp(&(Reverse(b.1), b.0)));
         ranked
     }
 }
@@ -198,26 +203,49 @@ impl PartitionBucket {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketAggregate {
     pub bucket_start_secs: i64,
-    pub partitions: BTreeMap<String, PartitionBucket>,
+    /// By over value; [`in_order`](Self::in_order) gives them in the order of their text.
+    /// Saved in that order too, so that equal aggregates are saved as equal text.
+    #[serde(serialize_with = "in_text_order")]
+    pub partitions: ValueMap<PartitionBucket>,
+}
+
+fn in_text_order<S: Serializer>(
+    partitions: &ValueMap<PartitionBucket>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(partitions.iter().collect::<BTreeMap<_, _>>())
 }
 
 impl BucketAggregate {
     pub fn new(bucket_start_secs: i64) -> BucketAggregate {
-        BucketAggregate { bucket_start_secs, partitions: BTreeMap::new() }
+        BucketAggregate { bucket_start_secs, partitions: ValueMap::default() }
     }
 
-    pub fn partition_mut(&mut self, over_value: &str) -> &mut PartitionBucket {
-        if !self.partitions.contains_key(over_value) {
-            self.partitions.insert(over_value.to_string(), PartitionBucket::default());
+    pub fn partition_mut(&mut self, over_value: FieldValueRef<'_>) -> &mut PartitionBucket {
+        // Looked up first, so that a known value (nearly every flow's) is not copied.
+        if !self.partitions.contains_key(&over_value) {
+            self.partitions.insert(over_value.to_owned(), PartitionBucket::default());
         }
-        self.partitions.get_mut(over_value).expect("inserted above")
+        self.partitions.get_mut(&over_value).expect("inserted above")
+    }
+
+    /// The partition of the over value whose text is `over_value`.
+    pub fn partition(&self, over_value: &str) -> Option<&PartitionBucket> {
+        self.partitions.get(&FieldValueRef::text(over_value))
+    }
+
+    /// Every over value's partition, in the order of the values' text.
+    pub fn in_order(&self) -> Vec<(&FieldValue, &PartitionBucket)> {
+        let mut partitions: Vec<_> = self.partitions.iter().collect();
+        partitions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        partitions
     }
 
     /// Adds another partial aggregate of the same bucket.
     pub fn merge(&mut self, other: &BucketAggregate) {
         debug_assert_eq!(self.bucket_start_secs, other.bucket_start_secs);
         for (value, partition) in &other.partitions {
-            self.partition_mut(value).merge(partition);
+            self.partition_mut(value.as_ref()).merge(partition);
         }
     }
 
@@ -256,7 +284,7 @@ mod tests {
 
     fn add(bucket: &mut BucketAggregate, country: &str, bytes: u64, host: u8) {
         let values = [(FlowField::SourceIp, format!("10.0.0.{host}"))];
-        bucket.partition_mut(country).add(evidence(bytes, host), &values);
+        bucket.partition_mut(FieldValueRef::text(country)).add(evidence(bytes, host), &values);
     }
 
     #[test]
@@ -266,13 +294,15 @@ mod tests {
         add(&mut bucket, "US", 250, 2);
         add(&mut bucket, "US", 50, 1);
         add(&mut bucket, "DE", 7, 3);
-        let us = &bucket.partitions["US"];
+        let us = bucket.partition("US").unwrap();
         assert_eq!(us.bytes_sent, 400);
         assert_eq!(us.flow_count, 3);
-        assert_eq!(
-            us.influencer_ranking(FlowField::SourceIp),
-            vec![("10.0.0.2", 250), ("10.0.0.1", 150)]
-        );
+        let ranking: Vec<(String, u64)> = us
+            .influencer_ranking(FlowField::SourceIp)
+            .into_iter()
+            .map(|(value, bytes)| (value.to_string(), bytes))
+            .collect();
+        assert_eq!(ranking, [("10.0.0.2".to_string(), 250), ("10.0.0.1".to_string(), 150)]);
         assert_eq!(bucket.total_bytes(), 407);
         let top: Vec<u64> = us.top_flows.iter().map(|f| f.bytes_sent).collect();
         assert_eq!(top, vec![250, 100, 50]);
@@ -285,7 +315,7 @@ mod tests {
             add(&mut bucket, "NL", bytes, i as u8);
         }
         let top: Vec<u64> =
-            bucket.partitions["NL"].top_flows.iter().map(|f| f.bytes_sent).collect();
+            bucket.partition("NL").unwrap().top_flows.iter().map(|f| f.bytes_sent).collect();
         assert_eq!(top, vec![1000, 900, 800, 70, 70]);
     }
 
@@ -293,14 +323,14 @@ mod tests {
     fn influencer_values_past_the_limit_pool_into_overflow() {
         let mut totals = InfluencerTotals::default();
         for i in 0..(MAX_INFLUENCER_VALUES as u64 + 10) {
-            totals.add(&format!("v{i:05}"), 1000 + i);
+            totals.add(FieldValueRef::text(&format!("v{i:05}")), 1000 + i);
         }
         totals.enforce_limit();
         assert_eq!(totals.bytes_by_value.len(), MAX_INFLUENCER_VALUES);
         // The ten smallest values (1000..=1009 bytes) went to overflow.
         assert_eq!(totals.overflow_bytes, (1000..1010).sum::<u64>());
-        assert!(totals.bytes_by_value.contains_key("v00521"));
-        assert!(!totals.bytes_by_value.contains_key("v00009"));
+        assert!(totals.bytes_by_value.contains_key(&FieldValueRef::text("v00521")));
+        assert!(!totals.bytes_by_value.contains_key(&FieldValueRef::text("v00009")));
     }
 
     proptest::proptest! {

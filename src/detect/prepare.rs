@@ -21,7 +21,7 @@
 //! none of its decisions: the fold gives the same answer for every flow as reading the input
 //! one flow at a time.
 
-use super::{field_value, write_field_value, Rejection, MAX_FLOW_BYTES};
+use super::{field_ref, field_value, Rejection, MAX_FLOW_BYTES};
 use crate::bucket::{BucketAggregate, FlowEvidence};
 use crate::enrich::{Enricher, LocalLocations};
 use crate::filter::FlowFilter;
@@ -243,10 +243,6 @@ impl Preparer {
         let mut partials: BTreeMap<i64, BucketPartial> = BTreeMap::new();
         // Every bucket before this one was closed by a flow of this batch.
         let mut closed_before: Option<i64> = None;
-        // Text buffers reused for every flow: keying a flow allocates nothing.
-        let mut over_value = String::new();
-        let mut influencer_texts: Vec<(FlowField, String, bool)> =
-            self.job.influencers.iter().map(|&field| (field, String::new(), false)).collect();
         for flow in flows {
             if let Err(reason) = self.filter.check(&flow) {
                 skipped.add(reason);
@@ -260,21 +256,18 @@ impl Preparer {
                 continue;
             }
             let location = self.enricher.locate_local(&flow, locations);
-            if !write_field_value(self.job.over_field, &flow, location, &mut over_value) {
+            let Some(over_value) = field_ref(self.job.over_field, &flow, location) else {
                 partial.over_field_missing += 1;
                 continue;
-            }
-            for (field, text, present) in influencer_texts.iter_mut() {
-                *present = write_field_value(*field, &flow, location, text);
-            }
+            };
             let bytes = flow.bytes_sent.unwrap_or(0);
-            let values = influencer_texts
-                .iter()
-                .filter(|(_, _, present)| *present)
-                .map(|(field, text, _)| (*field, text.as_str()));
+            let values =
+                self.job.influencers.iter().filter_map(|&field| {
+                    field_ref(field, &flow, location).map(|value| (field, value))
+                });
             partial
                 .aggregate
-                .partition_mut(&over_value)
+                .partition_mut(over_value)
                 .add_flow(bytes, values, || evidence_of(&flow));
             partial.flows += 1;
             partial.bytes_sent = partial.bytes_sent.saturating_add(bytes);

@@ -40,7 +40,7 @@ impl BucketTotals {
                     .take(3)
                     .map(|(value, _)| value.to_string())
                     .collect();
-                (country.clone(), (partition.bytes_sent, sources))
+                (country.to_string(), (partition.bytes_sent, sources))
             })
             .collect();
         BucketTotals { bucket_start_secs: bucket.bucket_start_secs, countries }

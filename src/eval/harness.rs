@@ -32,8 +32,8 @@ fn absorb(closed: Vec<crate::bucket::BucketAggregate>, replay: &mut Replay) {
     for bucket in closed {
         for (country, partition) in &bucket.partitions {
             for (source, _) in partition.influencer_ranking(FlowField::SourceIp) {
-                if let Ok(ip) = source.parse() {
-                    replay.host_countries.entry(ip).or_default().insert(country.clone());
+                if let crate::bucket::FieldValue::Address(ip) = source {
+                    replay.host_countries.entry(*ip).or_default().insert(country.to_string());
                 }
             }
         }

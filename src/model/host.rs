@@ -130,8 +130,8 @@ impl HostBaselines {
             .take(HOSTS_EXAMINED)
             .map(|(host, bytes)| {
                 let log_bytes = log_volume(bytes as f64);
-                let (tail, first_time, typical, active, weight) = match self.pair(host, over_value)
-                {
+                let pair = host.with_text(|host| self.pair(host, over_value));
+                let (tail, first_time, typical, active, weight) = match pair {
                     None => (new_pair.predictive().upper_tail(log_bytes), true, 0.0, 0, 0.0),
                     Some(pair) => {
                         let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
@@ -243,35 +243,41 @@ impl HostBaselines {
         // Largest senders first, so that which new pairs a full memory turns away does not
         // depend on the order of a hash map.
         for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
-            let log_bytes = log_volume(bytes as f64);
-            // Known pairs are found with one lookup and without copying their keys.
-            if let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) {
-                update(pair, log_bytes);
-                continue;
-            }
-            self.new_pairs.record_first_appearance(log_bytes, weight);
-            let mut new_bytes = footprint::pair_bytes(over_value);
-            if !self.pairs.contains_key(host) {
-                new_bytes += footprint::host_bytes(host);
-            }
-            let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
-            if over_memory || self.pair_count >= limits.max_pairs {
-                turned_away_by_memory |= over_memory;
-                self.untracked_pairs += 1;
-                continue;
-            }
-            *model_bytes += new_bytes;
-            self.pair_count += 1;
-            let total = self.pair_bytes();
-            self.pair_bytes = PairBytes(Some(total + new_bytes));
-            let mut pair = PairModel {
-                volume: WeightedMoments::default(),
-                active_buckets: 0,
-                first_seen_secs: bucket_start_secs,
-                updated_secs: bucket_start_secs,
-            };
-            update(&mut pair, log_bytes);
-            self.pairs.entry(host.to_string()).or_default().insert(over_value.to_string(), pair);
+            // Pairs are kept by the host's text, written on the stack for the lookup.
+            host.with_text(|host| {
+                let log_bytes = log_volume(bytes as f64);
+                // Known pairs are found with one lookup and without copying their keys.
+                if let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) {
+                    update(pair, log_bytes);
+                    return;
+                }
+                self.new_pairs.record_first_appearance(log_bytes, weight);
+                let mut new_bytes = footprint::pair_bytes(over_value);
+                if !self.pairs.contains_key(host) {
+                    new_bytes += footprint::host_bytes(host);
+                }
+                let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
+                if over_memory || self.pair_count >= limits.max_pairs {
+                    turned_away_by_memory |= over_memory;
+                    self.untracked_pairs += 1;
+                    return;
+                }
+                *model_bytes += new_bytes;
+                self.pair_count += 1;
+                let total = self.pair_bytes();
+                self.pair_bytes = PairBytes(Some(total + new_bytes));
+                let mut pair = PairModel {
+                    volume: WeightedMoments::default(),
+                    active_buckets: 0,
+                    first_seen_secs: bucket_start_secs,
+                    updated_secs: bucket_start_secs,
+                };
+                update(&mut pair, log_bytes);
+                self.pairs
+                    .entry(host.to_string())
+                    .or_default()
+                    .insert(over_value.to_string(), pair);
+            });
         }
         turned_away_by_memory
     }

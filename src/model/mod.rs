@@ -611,7 +611,8 @@ impl ModelSet {
         let no_windows = window::WindowState::default();
         let new_pair = self.hosts.new_pair_belief();
         let mut records = Vec::with_capacity(bucket.partitions.len());
-        for (over_value, partition) in &bucket.partitions {
+        for (over_value, partition) in bucket.in_order() {
+            let over_value = &over_value.to_string();
             let judgement =
                 self.judgement(&first_seen, &partition_prior, over_value, bucket.bucket_start_secs);
             let country_probability = judgement.probability(partition.bytes_sent);
@@ -769,7 +770,7 @@ impl ModelSet {
             model.volume.add(seasonal_log_bytes, weight);
             model.active_weight += weight;
             model.active_buckets += 1;
-            if let Some(partition) = bucket.partitions.get(&record.over_value) {
+            if let Some(partition) = bucket.partition(&record.over_value) {
                 let keep_per_sec = (-self.config.forgetting_per_hour / 3600.0).exp();
                 let limits = host::PairLimits {
                     max_pairs: self.config.max_pairs,

@@ -1,7 +1,7 @@
 //! Behaviour of the baseline model on seeded synthetic series with known answers.
 
 use super::*;
-use crate::bucket::{BucketAggregate, FlowEvidence};
+use crate::bucket::{BucketAggregate, FieldValueRef, FlowEvidence};
 use crate::job::FlowField;
 use std::net::IpAddr;
 
@@ -40,7 +40,7 @@ fn bucket(index: i64, totals: &[(&str, u64)]) -> BucketAggregate {
             process_name: None,
         };
         let values = [(FlowField::SourceIp, "10.0.0.1".to_string())];
-        aggregate.partition_mut(country).add(evidence, &values);
+        aggregate.partition_mut(FieldValueRef::text(country)).add(evidence, &values);
     }
     aggregate
 }
@@ -279,7 +279,7 @@ fn bucket_from(index: i64, flows: &[(&str, String, u64)]) -> BucketAggregate {
             process_name: None,
         };
         let values = [(FlowField::SourceIp, source.clone())];
-        aggregate.partition_mut(country).add(evidence, &values);
+        aggregate.partition_mut(FieldValueRef::text(country)).add(evidence, &values);
     }
     aggregate
 }

@@ -212,7 +212,7 @@ pub fn lookup<'a, 'b>(object: &'a Object<'b>, path: &str) -> Option<&'a Value<'b
     if let Some(value) = object.get(path).filter(|value| !value.is_null()) {
         return Some(value);
     }
-    path.match_indices('.').find_map(|(dot, _)| match object.get(&path[..dot]) {
+    memchr::memchr_iter(b'.', path.as_bytes()).find_map(|dot| match object.get(&path[..dot]) {
         Some(Value::Object(inner)) => lookup(inner, &path[dot + 1..]),
         _ => None,
     })
