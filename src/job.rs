@@ -45,6 +45,19 @@ pub enum FlowField {
 }
 
 impl FlowField {
+    /// True for the fields that come from the destination's location alone, so that every
+    /// flow to one place has the same value.
+    pub fn is_location(self) -> bool {
+        matches!(
+            self,
+            FlowField::CountryIsoCode
+                | FlowField::CountryName
+                | FlowField::ContinentName
+                | FlowField::RegionName
+                | FlowField::CityName
+        )
+    }
+
     /// The ECS name of the field, as it appears in alerts.
     pub fn ecs_name(self) -> &'static str {
         match self {

@@ -82,10 +82,12 @@ pub struct InfluencerTotals {
 
 impl InfluencerTotals {
     fn add(&mut self, value: FieldValueRef<'_>, bytes: u64) {
-        match self.bytes_by_value.get_mut(&value) {
-            Some(total) => *total = total.saturating_add(bytes),
-            None => {
-                self.bytes_by_value.insert(value.to_owned(), bytes);
+        match self.bytes_by_value.entry_ref(&value) {
+            hashbrown::hash_map::EntryRef::Occupied(mut total) => {
+                *total.get_mut() = total.get().saturating_add(bytes);
+            }
+            hashbrown::hash_map::EntryRef::Vacant(slot) => {
+                slot.insert(bytes);
                 if self.bytes_by_value.len() >= 2 * MAX_INFLUENCER_VALUES {
                     self.enforce_limit();
                 }
@@ -134,6 +136,11 @@ pub struct PartitionBucket {
     pub influencers: BTreeMap<FlowField, InfluencerTotals>,
     /// The largest flows, largest first, at most [`TOP_FLOWS_PER_PARTITION`].
     pub top_flows: Vec<FlowEvidence>,
+    /// Bytes by the number of the destination's place, while one thread totals a batch: the
+    /// fields that depend only on the place are added once per place instead of once per flow
+    /// (see [`take_place_bytes`](Self::take_place_bytes)). Empty everywhere else.
+    #[serde(skip)]
+    pub place_bytes: Vec<(u32, u64)>,
 }
 
 impl PartitionBucket {
@@ -164,6 +171,25 @@ impl PartitionBucket {
         if !(full && self.top_flows.last().is_some_and(|last| bytes < last.bytes_sent)) {
             self.insert_top_flow(evidence());
         }
+    }
+
+    /// Adds `bytes` of one flow to `field`'s total for `value`, without counting a flow.
+    pub fn add_influencer(&mut self, field: FlowField, value: FieldValueRef<'_>, bytes: u64) {
+        self.influencers.entry(field).or_default().add(value, bytes);
+    }
+
+    /// Counts `bytes` for the place numbered `place`. A partition holds one or a few places,
+    /// so a list searched from its end finds the place faster than a map.
+    pub fn add_place_bytes(&mut self, place: u32, bytes: u64) {
+        match self.place_bytes.iter_mut().rev().find(|(number, _)| *number == place) {
+            Some((_, total)) => *total = total.saturating_add(bytes),
+            None => self.place_bytes.push((place, bytes)),
+        }
+    }
+
+    /// The bytes by place counted since the last call, for adding to the place's fields.
+    pub fn take_place_bytes(&mut self) -> Vec<(u32, u64)> {
+        std::mem::take(&mut self.place_bytes)
     }
 
     pub fn merge(&mut self, other: &PartitionBucket) {
@@ -224,7 +250,7 @@ impl BucketAggregate {
     pub fn partition_mut(&mut self, over_value: FieldValueRef<'_>) -> &mut PartitionBucket {
         // Looked up first, so that a known value (nearly every flow's) is not copied.
         if !self.partitions.contains_key(&over_value) {
-            self.partitions.insert(over_value.to_owned(), PartitionBucket::default());
+            self.partitions.insert(over_value.owned(), PartitionBucket::default());
         }
         self.partitions.get_mut(&over_value).expect("inserted above")
     }

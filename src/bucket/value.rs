@@ -60,7 +60,7 @@ impl<'a> FieldValueRef<'a> {
         FieldValueRef::Text(text)
     }
 
-    pub fn to_owned(self) -> FieldValue {
+    pub fn owned(self) -> FieldValue {
         match self {
             FieldValueRef::Address(address) => FieldValue::Address(address),
             FieldValueRef::Number(number) => FieldValue::Number(number),
@@ -89,7 +89,7 @@ impl FieldValue {
 
     /// The value of `text` (see [`FieldValueRef::text`]).
     pub fn from_text(text: &str) -> FieldValue {
-        FieldValueRef::text(text).to_owned()
+        FieldValueRef::text(text).owned()
     }
 
     /// Calls `use_text` with the value's text (see [`FieldValueRef::with_text`]).
@@ -98,22 +98,17 @@ impl FieldValue {
     }
 }
 
-// One hash for both forms, so that a borrowed value finds its owned twin in a map.
+// One hash for both forms, so that a borrowed value finds its owned twin in a map. Addresses
+// and ports are hashed as one word with their kind, since the hasher mixes every write.
 impl Hash for FieldValueRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         match self {
-            FieldValueRef::Address(address) => {
-                state.write_u8(0);
-                address.hash(state);
+            FieldValueRef::Address(IpAddr::V4(address)) => {
+                state.write_u64(1 << 32 | u64::from(address.to_bits()));
             }
-            FieldValueRef::Number(number) => {
-                state.write_u8(1);
-                state.write_u16(*number);
-            }
-            FieldValueRef::Text(text) => {
-                state.write_u8(2);
-                text.hash(state);
-            }
+            FieldValueRef::Address(IpAddr::V6(address)) => state.write_u128(address.to_bits()),
+            FieldValueRef::Number(number) => state.write_u64(2 << 32 | u64::from(*number)),
+            FieldValueRef::Text(text) => text.hash(state),
         }
     }
 }
@@ -121,6 +116,12 @@ impl Hash for FieldValueRef<'_> {
 impl Hash for FieldValue {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_ref().hash(state);
+    }
+}
+
+impl From<&FieldValueRef<'_>> for FieldValue {
+    fn from(value: &FieldValueRef<'_>) -> FieldValue {
+        value.owned()
     }
 }
 

@@ -289,6 +289,22 @@ pub fn field_value(field: FlowField, flow: &Flow, location: &GeoLocation) -> Opt
     field_ref(field, flow, location).map(|value| value.to_string())
 }
 
+/// The value of a [location field](FlowField::is_location); `None` for the other fields and
+/// when the location has no value for it.
+pub fn location_field_ref(field: FlowField, location: &GeoLocation) -> Option<FieldValueRef<'_>> {
+    fn text(value: &Option<String>) -> Option<FieldValueRef<'_>> {
+        value.as_deref().filter(|v| !v.is_empty()).map(FieldValueRef::text)
+    }
+    match field {
+        FlowField::CountryIsoCode => Some(FieldValueRef::text(&location.country_iso_code)),
+        FlowField::CountryName => text(&location.country_name),
+        FlowField::ContinentName => text(&location.continent_name),
+        FlowField::RegionName => text(&location.region_name),
+        FlowField::CityName => text(&location.city_name),
+        _ => None,
+    }
+}
+
 /// The value of a job field for a located flow, borrowed from the flow and the location; `None`
 /// when the flow has no value for it. Keying a flow this way allocates nothing.
 pub fn field_ref<'a>(
@@ -300,11 +316,11 @@ pub fn field_ref<'a>(
         value.as_deref().filter(|v| !v.is_empty()).map(FieldValueRef::text)
     };
     match field {
-        FlowField::CountryIsoCode => Some(FieldValueRef::text(&location.country_iso_code)),
-        FlowField::CountryName => text(&location.country_name),
-        FlowField::ContinentName => text(&location.continent_name),
-        FlowField::RegionName => text(&location.region_name),
-        FlowField::CityName => text(&location.city_name),
+        FlowField::CountryIsoCode
+        | FlowField::CountryName
+        | FlowField::ContinentName
+        | FlowField::RegionName
+        | FlowField::CityName => location_field_ref(field, location),
         FlowField::HostName => text(&flow.host_name),
         FlowField::UserName => text(&flow.user_name),
         FlowField::ProcessName => text(&flow.process_name),

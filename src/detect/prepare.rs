@@ -21,7 +21,7 @@
 //! none of its decisions: the fold gives the same answer for every flow as reading the input
 //! one flow at a time.
 
-use super::{field_ref, field_value, Rejection, MAX_FLOW_BYTES};
+use super::{field_ref, field_value, location_field_ref, Rejection, MAX_FLOW_BYTES};
 use crate::bucket::{BucketAggregate, FlowEvidence};
 use crate::enrich::{Enricher, LocalLocations};
 use crate::filter::FlowFilter;
@@ -209,7 +209,10 @@ impl Preparer {
 
     /// Step 1: parses the batch's lines.
     pub fn parse(&self, batch: LineBatch) -> ParsedBatch {
-        let mut parsed = ParsedBatch { last_line: batch.last_line(), ..ParsedBatch::default() };
+        // Room for every line at once: a flow is a few hundred bytes, and growing the vector
+        // step by step would copy each one several times.
+        let flows = Vec::with_capacity(batch.line_count() as usize);
+        let mut parsed = ParsedBatch { last_line: batch.last_line(), flows, ..Default::default() };
         batch.parse(|line, result| match result {
             Ok(LineOutcome::Flow(flow)) => match self.check_plausible(&flow) {
                 Ok(()) => {
@@ -243,8 +246,13 @@ impl Preparer {
         let mut partials: BTreeMap<i64, BucketPartial> = BTreeMap::new();
         // Every bucket before this one was closed by a flow of this batch.
         let mut closed_before: Option<i64> = None;
-        for flow in flows {
-            if let Err(reason) = self.filter.check(&flow) {
+        // Fields of the place are totalled by place number and added at the end of the batch.
+        let (place_fields, flow_fields): (Vec<FlowField>, Vec<FlowField>) =
+            self.job.influencers.iter().partition(|field| field.is_location());
+        locations.start_batch();
+        // By reference: a flow is a few hundred bytes, not worth moving once more.
+        for flow in &flows {
+            if let Err(reason) = self.filter.check(flow) {
                 skipped.add(reason);
                 continue;
             }
@@ -255,26 +263,38 @@ impl Preparer {
                 partial.late_flows += 1;
                 continue;
             }
-            let location = self.enricher.locate_local(&flow, locations);
-            let Some(over_value) = field_ref(self.job.over_field, &flow, location) else {
+            let place = self.enricher.locate_local(flow, locations);
+            let location = locations.place(place);
+            let Some(over_value) = field_ref(self.job.over_field, flow, location) else {
                 partial.over_field_missing += 1;
                 continue;
             };
             let bytes = flow.bytes_sent.unwrap_or(0);
-            let values =
-                self.job.influencers.iter().filter_map(|&field| {
-                    field_ref(field, &flow, location).map(|value| (field, value))
-                });
-            partial
-                .aggregate
-                .partition_mut(over_value)
-                .add_flow(bytes, values, || evidence_of(&flow));
+            let values = flow_fields
+                .iter()
+                .filter_map(|&field| field_ref(field, flow, location).map(|value| (field, value)));
+            let partition = partial.aggregate.partition_mut(over_value);
+            partition.add_flow(bytes, values, || evidence_of(flow));
+            if !place_fields.is_empty() {
+                partition.add_place_bytes(place, bytes);
+            }
             partial.flows += 1;
             partial.bytes_sent = partial.bytes_sent.saturating_add(bytes);
             partial.first_event_secs = partial.first_event_secs.min(event_secs);
             partial.last_event_secs = partial.last_event_secs.max(event_secs);
             let horizon = bucket_start(event_secs - self.job.allowed_lateness_secs.max(0));
             closed_before = Some(closed_before.map_or(horizon, |closed| closed.max(horizon)));
+        }
+        let partitions = partials.values_mut().flat_map(|p| p.aggregate.partitions.values_mut());
+        for partition in partitions {
+            for (place, bytes) in partition.take_place_bytes() {
+                let location = locations.place(place);
+                for &field in &place_fields {
+                    if let Some(value) = location_field_ref(field, location) {
+                        partition.add_influencer(field, value, bytes);
+                    }
+                }
+            }
         }
         self.enricher.settle(locations);
         PreparedBatch { last_line, bad_lines, flows_read, skipped, partials }

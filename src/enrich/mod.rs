@@ -77,7 +77,7 @@ pub struct EnrichStats {
 }
 
 /// Addresses one thread remembers in front of the shared cache. Past this many the thread's
-/// cache starts afresh: a few MB per thread, enough for the distinct destinations of a large
+/// cache starts afresh at the next batch: a few MB per thread, enough for the distinct destinations of a large
 /// organisation's day, so that most flows never touch the shared cache.
 pub const MAX_LOCAL_ADDRESSES: usize = 262_144;
 
@@ -97,14 +97,28 @@ pub struct LocalLocations {
     places: Vec<Arc<GeoLocation>>,
     /// Numbers of the places, by the address of the shared location.
     place_numbers: FastMap<usize, u32>,
-    /// The location of the last flow located from its event's own fields.
-    event: Option<Arc<GeoLocation>>,
     counts: EnrichStats,
 }
 
 impl LocalLocations {
     fn addresses(&self) -> usize {
         self.by_ipv4.len() + self.by_other.len()
+    }
+
+    /// Starts afresh when full. Called between batches only, so that the place numbers
+    /// handed out while a batch is prepared stay valid until it is done.
+    pub fn start_batch(&mut self) {
+        if self.addresses() >= MAX_LOCAL_ADDRESSES || self.places.len() >= MAX_LOCAL_ADDRESSES {
+            self.by_ipv4.clear();
+            self.by_other.clear();
+            self.places.clear();
+            self.place_numbers.clear();
+        }
+    }
+
+    /// The location numbered `number` by [`Enricher::locate_local`].
+    pub fn place(&self, number: u32) -> &GeoLocation {
+        &self.places[number as usize]
     }
 
     fn number_of(&mut self, place: Arc<GeoLocation>) -> u32 {
@@ -214,26 +228,20 @@ impl Enricher {
     }
 
     /// Locates a flow through one thread's own cache in front of the shared one, and returns
-    /// the location by reference. Repeated destinations then cost a plain map lookup, with no
-    /// shared lock, reference count or counter touched, which is what lets preparation scale
-    /// across threads. Counts are kept in `local` until [`LocalLocations::settle`].
-    pub fn locate_local<'l>(&self, flow: &Flow, local: &'l mut LocalLocations) -> &'l GeoLocation {
+    /// the number of its location in that cache ([`LocalLocations::place`]). Repeated
+    /// destinations then cost a plain map lookup, with no shared lock, reference count or
+    /// counter touched, which is what lets preparation scale across threads; equal locations
+    /// get equal numbers, so callers can total by place. Counts are kept in `local` until
+    /// [`Enricher::settle`].
+    pub fn locate_local(&self, flow: &Flow, local: &mut LocalLocations) -> u32 {
         if self.use_event_geo {
             if let Some(location) = flow.destination_geo.as_ref().and_then(|g| self.event_place(g))
             {
                 local.counts.from_event += 1;
-                return local.event.insert(location);
+                return local.number_of(location);
             }
         }
         let ip = canonical(flow.destination_ip);
-        // Starting afresh when full, before the address is even looked for, costs one extra
-        // lookup per MAX_LOCAL_ADDRESSES and lets the common case hash the address only once.
-        if local.addresses() >= MAX_LOCAL_ADDRESSES {
-            local.by_ipv4.clear();
-            local.by_other.clear();
-            local.places.clear();
-            local.place_numbers.clear();
-        }
         let known = match ip {
             IpAddr::V4(v4) => local.by_ipv4.get(&u32::from(v4)),
             IpAddr::V6(_) => local.by_other.get(&ip),
@@ -253,11 +261,10 @@ impl Enricher {
                 number
             }
         };
-        let location = &local.places[number as usize];
-        if Arc::ptr_eq(location, &self.unknown) {
+        if Arc::ptr_eq(&local.places[number as usize], &self.unknown) {
             local.counts.unknown += 1;
         }
-        location
+        number
     }
 
     /// Adds a thread's counts to the enricher's.
