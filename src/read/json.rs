@@ -43,7 +43,9 @@ pub struct Object<'a> {
 impl<'a> Object<'a> {
     /// The value of `key`; the last one when the key is repeated.
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
-        self.members.iter().rev().find(|(name, _)| name == key).map(|(_, value)| value)
+        let key = key.as_bytes();
+        let mut members = self.members.iter().rev();
+        members.find(|(name, _)| same_text(name.as_bytes(), key)).map(|(_, value)| value)
     }
 }
 
@@ -192,9 +194,170 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The paths a reader looks up, as a tree of their dot-separated segments. Parsing a line for
+/// them keeps only the members that a [`lookup`] of one of them can reach, whatever the
+/// spelling: a member is kept when its key, read segment by segment from where its object
+/// sits, leads along the tree. Events carry many fields nobody reads (`agent`,
+/// `event.category`, packet counts); those are skipped without being built, and the lookups
+/// that follow search fewer members. Every lookup of a listed path finds what it would find
+/// in the whole line, since nothing on its way is dropped.
+#[derive(Debug, Default)]
+pub struct WantedPaths {
+    root: PathNode,
+}
+
+#[derive(Debug, Default)]
+struct PathNode {
+    children: Vec<(&'static str, PathNode)>,
+    /// A listed path ends here: the member is kept whole.
+    whole: bool,
+}
+
+impl WantedPaths {
+    pub fn new(paths: &[&'static str]) -> WantedPaths {
+        let mut root = PathNode::default();
+        for path in paths {
+            let mut node = &mut root;
+            for segment in path.split('.') {
+                let at = match node.children.iter().position(|(name, _)| *name == segment) {
+                    Some(at) => at,
+                    None => {
+                        node.children.push((segment, PathNode::default()));
+                        node.children.len() - 1
+                    }
+                };
+                node = &mut node.children[at].1;
+            }
+            node.whole = true;
+        }
+        WantedPaths { root }
+    }
+}
+
+impl PathNode {
+    /// Where `key`, a member's name, leads from this node; `None` when no listed path goes
+    /// through it.
+    fn step(&self, key: &str) -> Option<&PathNode> {
+        let mut node = self;
+        let mut rest = key.as_bytes();
+        loop {
+            let (segment, after) = match memchr::memchr(b'.', rest) {
+                Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+                None => (rest, None),
+            };
+            node = &node.children.iter().find(|(name, _)| same_text(name.as_bytes(), segment))?.1;
+            match after {
+                Some(after) => rest = after,
+                None => return Some(node),
+            }
+        }
+    }
+}
+
+/// Equal byte strings, told apart by length and first byte before comparing the rest: names
+/// are short, and most differ at once.
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
+/// Builds a [`Value`] keeping only the members that lead along a [`PathNode`].
+struct FilteredValue<'w>(&'w PathNode);
+
+impl<'de> de::DeserializeSeed<'de> for FilteredValue<'_> {
+    type Value = Value<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value<'de>, D::Error> {
+        if self.0.whole {
+            Value::deserialize(deserializer)
+        } else {
+            deserializer.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for FilteredValue<'_> {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ValueVisitor.expecting(f)
+    }
+
+    fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_bool(flag)
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_i64(number)
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_u64(number)
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_f64(number)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_borrowed_str(text)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_str(text)
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_string(text)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_unit()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value<'de>, E> {
+        ValueVisitor.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Value<'de>, D::Error> {
+        de::DeserializeSeed::deserialize(self, inner)
+    }
+
+    // A lookup never looks inside an array, so one on the way to a listed path is kept as it
+    // is: it can only be reported as a wrong type.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value<'de>, A::Error> {
+        ValueVisitor.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut members = Vec::new();
+        while let Some(Key(name)) = map.next_key()? {
+            match self.0.step(&name) {
+                Some(node) => members.push((name, map.next_value_seed(FilteredValue(node))?)),
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(Object { members }))
+    }
+}
+
+/// Parses a line that must hold one JSON object, keeping only what a lookup of one of the
+/// `wanted` paths can reach.
+pub fn parse_object_for<'a>(line: &'a str, wanted: &WantedPaths) -> Result<Object<'a>, ParseError> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let parsed = de::DeserializeSeed::deserialize(FilteredValue(&wanted.root), &mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    object_or_error(parsed)
+}
+
 /// Parses a line that must hold one JSON object.
 pub fn parse_object(line: &str) -> Result<Object<'_>, ParseError> {
-    match serde_json::from_str::<Value>(line) {
+    object_or_error(serde_json::from_str::<Value>(line))
+}
+
+fn object_or_error(parsed: Result<Value<'_>, serde_json::Error>) -> Result<Object<'_>, ParseError> {
+    match parsed {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ParseError::new(
             SkipReason::MalformedLine,
@@ -361,6 +524,32 @@ mod tests {
         assert_eq!((error.reason, error.field.as_deref()), (SkipReason::BadValue, Some("d")));
         assert_eq!(get_count(&sample, "e").unwrap_err().value.as_deref(), Some("4x2"));
         assert_eq!(get_count(&sample, "f").unwrap_err().reason, SkipReason::BadValue);
+    }
+
+    #[test]
+    fn a_line_parsed_for_some_paths_answers_them_as_the_whole_line_does() {
+        let paths = ["source.ip", "destination.geo.country_iso_code", "event.start", "n"];
+        let wanted = WantedPaths::new(&paths);
+        let lines = [
+            r#"{"destination":{"geo":{"country_iso_code":"NL","city_name":"A"},"ip":"x"}}"#,
+            r#"{"destination.geo.country_iso_code":"NL","agent":{"type":"x"},"n":[1]}"#,
+            r#"{"destination":{"geo.country_iso_code":"NL"},"event":{"start":3,"kind":"e"}}"#,
+            r#"{"source":{"ip":null},"source.ip":"192.0.2.1","source.port":1,"n":1,"n":null}"#,
+            r#"{"destination.geo":{"country_iso_code":"NL"},"event":"flat","source":[1,2]}"#,
+            r#"{"event.start":"2024-01-01T00:00:00Z","event":{"start":{"x":1}},"st":1}"#,
+        ];
+        for line in lines {
+            let (whole, filtered) = (object(line), parse_object_for(line, &wanted).unwrap());
+            for path in paths {
+                assert_eq!(lookup(&filtered, path), lookup(&whole, path), "{path} in {line}");
+            }
+        }
+        let filtered = parse_object_for(lines[0], &wanted).unwrap();
+        assert_eq!(lookup(&filtered, "destination.geo.city_name"), None);
+        assert_eq!(lookup(&filtered, "destination.ip"), None);
+        let error = parse_object_for(r#"{"n": 1} {"n": 2}"#, &wanted).unwrap_err();
+        assert_eq!(error.reason, SkipReason::MalformedLine);
+        assert_eq!(parse_object_for("[1]", &wanted).unwrap_err().reason, SkipReason::MalformedLine);
     }
 
     #[test]
