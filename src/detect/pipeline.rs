@@ -5,7 +5,8 @@
 //! filtering, GeoIP, partial aggregates), and the calling thread folds the prepared batches
 //! into the [`Detector`] in input order, scoring the buckets that close. The two steps that
 //! depend on what came before run in input order: normalising, for which the workers take
-//! turns by batch number ([`Turnstile`]), and the fold. Since batches are cut the same way
+//! turns by batch number ([`Turnstile`]; a batch without flows to normalise passes its turn
+//! without waiting), and the fold. Since batches are cut the same way
 //! whatever the number of threads, the detector ends in the same state, with the same records
 //! and alerts, at any thread count.
 //!
@@ -18,7 +19,7 @@ use crate::enrich::LocalLocations;
 use crate::normalise::Normaliser;
 use crate::read::InputReader;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Batches read ahead of the fold, per worker: enough that a worker never waits for the
@@ -40,14 +41,38 @@ struct Turnstile<T> {
 struct TurnState<T> {
     next: u64,
     value: T,
+    /// Batches after `next` that had nothing to do in their turn and have passed already.
+    passed: BTreeSet<u64>,
     /// Set when a worker died: the batch it held will never take its turn.
     abandoned: bool,
 }
 
+impl<T> TurnState<T> {
+    /// Ends the current turn, and the turns of later batches that passed already.
+    fn advance(&mut self) {
+        self.next += 1;
+        while self.passed.remove(&self.next) {
+            self.next += 1;
+        }
+    }
+}
+
 impl<T> Turnstile<T> {
     fn new(value: T) -> Turnstile<T> {
-        let state = TurnState { next: 0, value, abandoned: false };
+        let state = TurnState { next: 0, value, passed: BTreeSet::new(), abandoned: false };
         Turnstile { state: Mutex::new(state), turn: Condvar::new() }
+    }
+
+    /// Gives up batch `number`'s turn without waiting for it, for a batch with nothing to do
+    /// in it: batches that do not touch the shared value may pass in any order.
+    fn pass(&self, number: u64) {
+        let mut state = self.lock();
+        if state.next == number {
+            state.advance();
+            self.turn.notify_all();
+        } else {
+            state.passed.insert(number);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, TurnState<T>> {
@@ -62,7 +87,7 @@ impl<T> Turnstile<T> {
             state = self.turn.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         let result = step(&mut state.value);
-        state.next += 1;
+        state.advance();
         self.turn.notify_all();
         result
     }
@@ -128,7 +153,13 @@ pub fn run_input<E>(
                 let mut locations = LocalLocations::default();
                 for (number, batch) in batch_rx {
                     let mut parsed = preparer.parse(batch);
-                    turnstile.in_turn(number, |normaliser| parsed.normalise(normaliser));
+                    // Most logs have no flows the normaliser looks at; their batches need not
+                    // wait for the batches before them.
+                    if parsed.needs_normalising() {
+                        turnstile.in_turn(number, |normaliser| parsed.normalise(normaliser));
+                    } else {
+                        turnstile.pass(number);
+                    }
                     let prepared = preparer.aggregate(parsed, &mut locations);
                     if prepared_tx.send((number, prepared)).is_err() {
                         break;
@@ -187,3 +218,39 @@ const _: fn() = || {
     shareable::<Preparer>();
     shareable::<Normaliser>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::Turnstile;
+
+    /// Batches that take their turn do so in batch order, whatever order the threads come in
+    /// and however many batches between them pass.
+    #[test]
+    fn turns_are_taken_in_order_while_passing_batches_need_not_wait() {
+        let passing = |number: u64| number % 3 == 1;
+        for arrival in [[5u64, 4, 3, 2, 1, 0, 6, 7], [1, 4, 7, 0, 6, 2, 5, 3]] {
+            let turnstile = Turnstile::new(Vec::new());
+            std::thread::scope(|scope| {
+                for number in arrival {
+                    let turnstile = &turnstile;
+                    scope.spawn(move || {
+                        if passing(number) {
+                            turnstile.pass(number);
+                        } else {
+                            turnstile.in_turn(number, |taken: &mut Vec<u64>| taken.push(number));
+                        }
+                    });
+                }
+            });
+            assert_eq!(turnstile.into_value(), [0, 2, 3, 5, 6]);
+        }
+        // A passing batch returns at once even when the batches before it have not come.
+        let turnstile = Turnstile::new(0);
+        turnstile.pass(3);
+        turnstile.pass(1);
+        turnstile.in_turn(0, |count| *count += 1);
+        turnstile.in_turn(2, |count| *count += 1);
+        turnstile.in_turn(4, |count| *count += 1);
+        assert_eq!(turnstile.into_value(), 3);
+    }
+}

@@ -99,12 +99,18 @@ pub struct ParsedBatch {
 }
 
 impl ParsedBatch {
+    /// True when a flow of the batch carries a sensor identity, the only flows the normaliser
+    /// looks at.
+    pub fn needs_normalising(&self) -> bool {
+        self.flows.iter().any(has_identity)
+    }
+
     /// Step 2: drops duplicates and turns running totals into increases. Only flows that
     /// carry a sensor identity need the normaliser, so most batches pass straight through.
     pub fn normalise(&mut self, normaliser: &mut Normaliser) {
         let skipped = &mut self.skipped;
         self.flows.retain_mut(|flow| {
-            if flow.community_id.is_none() && flow.flow_id.is_none() {
+            if !has_identity(flow) {
                 return true;
             }
             match normaliser.normalise(flow) {
@@ -116,6 +122,10 @@ impl ParsedBatch {
             }
         });
     }
+}
+
+fn has_identity(flow: &Flow) -> bool {
+    flow.community_id.is_some() || flow.flow_id.is_some()
 }
 
 /// A batch ready to be folded into the detector.
