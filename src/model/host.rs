@@ -20,7 +20,7 @@
 use super::footprint;
 use super::stats::{bytes_from_log, log_volume, NormalInverseGamma, WeightedMoments};
 use super::PopulationModel;
-use crate::bucket::PartitionBucket;
+use crate::bucket::{FieldValue, PartitionBucket, ValueMap};
 use crate::job::FlowField;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -76,8 +76,10 @@ pub struct HostEvidence {
 /// Every host's baselines and the population of new pairs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostBaselines {
-    /// Host, then over value.
-    pub pairs: BTreeMap<String, BTreeMap<String, PairModel>>,
+    /// Host, then over value. Hosts are looked up for every sender of every bucket, so they
+    /// are kept by value (no text written out per lookup) in a hash map, saved in text order.
+    #[serde(serialize_with = "in_text_order")]
+    pub pairs: ValueMap<BTreeMap<String, PairModel>>,
     pub pair_count: usize,
     /// What pairs carry in the bucket where they first appear.
     pub new_pairs: PopulationModel,
@@ -95,6 +97,13 @@ pub struct HostBaselines {
     pair_bytes: PairBytes,
 }
 
+fn in_text_order<S: serde::Serializer>(
+    pairs: &ValueMap<BTreeMap<String, PairModel>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().collect::<BTreeMap<_, _>>())
+}
+
 /// A running total that is derived state: not saved, and not part of equality.
 #[derive(Debug, Clone, Copy, Default)]
 struct PairBytes(Option<usize>);
@@ -106,7 +115,7 @@ impl PartialEq for PairBytes {
 }
 
 impl HostBaselines {
-    fn pair(&self, host: &str, over_value: &str) -> Option<&PairModel> {
+    fn pair(&self, host: &FieldValue, over_value: &str) -> Option<&PairModel> {
         self.pairs.get(host).and_then(|p| p.get(over_value))
     }
 
@@ -130,8 +139,8 @@ impl HostBaselines {
             .take(HOSTS_EXAMINED)
             .map(|(host, bytes)| {
                 let log_bytes = log_volume(bytes as f64);
-                let pair = host.with_text(|host| self.pair(host, over_value));
-                let (tail, first_time, typical, active, weight) = match pair {
+                let (tail, first_time, typical, active, weight) = match self.pair(host, over_value)
+                {
                     None => (new_pair.predictive().upper_tail(log_bytes), true, 0.0, 0, 0.0),
                     Some(pair) => {
                         let elapsed = (bucket_start_secs - pair.updated_secs).max(0) as f64;
@@ -164,7 +173,7 @@ impl HostBaselines {
             pairs
                 .iter()
                 .map(|(host, pairs)| {
-                    footprint::host_bytes(host)
+                    host.with_text(footprint::host_bytes)
                         + pairs.keys().map(|value| footprint::pair_bytes(value)).sum::<usize>()
                 })
                 .sum()
@@ -243,41 +252,35 @@ impl HostBaselines {
         // Largest senders first, so that which new pairs a full memory turns away does not
         // depend on the order of a hash map.
         for (host, bytes) in partition.influencer_ranking(FlowField::SourceIp) {
-            // Pairs are kept by the host's text, written on the stack for the lookup.
-            host.with_text(|host| {
-                let log_bytes = log_volume(bytes as f64);
-                // Known pairs are found with one lookup and without copying their keys.
-                if let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) {
-                    update(pair, log_bytes);
-                    return;
-                }
-                self.new_pairs.record_first_appearance(log_bytes, weight);
-                let mut new_bytes = footprint::pair_bytes(over_value);
-                if !self.pairs.contains_key(host) {
-                    new_bytes += footprint::host_bytes(host);
-                }
-                let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
-                if over_memory || self.pair_count >= limits.max_pairs {
-                    turned_away_by_memory |= over_memory;
-                    self.untracked_pairs += 1;
-                    return;
-                }
-                *model_bytes += new_bytes;
-                self.pair_count += 1;
-                let total = self.pair_bytes();
-                self.pair_bytes = PairBytes(Some(total + new_bytes));
-                let mut pair = PairModel {
-                    volume: WeightedMoments::default(),
-                    active_buckets: 0,
-                    first_seen_secs: bucket_start_secs,
-                    updated_secs: bucket_start_secs,
-                };
-                update(&mut pair, log_bytes);
-                self.pairs
-                    .entry(host.to_string())
-                    .or_default()
-                    .insert(over_value.to_string(), pair);
-            });
+            let log_bytes = log_volume(bytes as f64);
+            // Known pairs are found with one lookup and without copying their keys.
+            if let Some(pair) = self.pairs.get_mut(host).and_then(|p| p.get_mut(over_value)) {
+                update(pair, log_bytes);
+                continue;
+            }
+            self.new_pairs.record_first_appearance(log_bytes, weight);
+            let mut new_bytes = footprint::pair_bytes(over_value);
+            if !self.pairs.contains_key(host) {
+                new_bytes += host.with_text(footprint::host_bytes);
+            }
+            let over_memory = (*model_bytes + new_bytes) as u64 > limits.max_model_bytes;
+            if over_memory || self.pair_count >= limits.max_pairs {
+                turned_away_by_memory |= over_memory;
+                self.untracked_pairs += 1;
+                continue;
+            }
+            *model_bytes += new_bytes;
+            self.pair_count += 1;
+            let total = self.pair_bytes();
+            self.pair_bytes = PairBytes(Some(total + new_bytes));
+            let mut pair = PairModel {
+                volume: WeightedMoments::default(),
+                active_buckets: 0,
+                first_seen_secs: bucket_start_secs,
+                updated_secs: bucket_start_secs,
+            };
+            update(&mut pair, log_bytes);
+            self.pairs.entry(host.clone()).or_default().insert(over_value.to_string(), pair);
         }
         turned_away_by_memory
     }

@@ -457,7 +457,7 @@ impl ModelSet {
             .pairs
             .iter()
             .map(|(host, pairs)| {
-                footprint::host_bytes(host)
+                host.with_text(footprint::host_bytes)
                     + pairs.keys().map(|value| footprint::pair_bytes(value)).sum::<usize>()
             })
             .sum();

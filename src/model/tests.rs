@@ -338,8 +338,8 @@ fn a_pair_without_traffic_for_the_retention_is_forgotten_and_comes_back_first_ti
     assert_eq!(models.footprint().pairs, 1);
     // The running total the memory limit is checked against follows the pairs.
     assert_eq!(models.hosts.pair_bytes(), models.footprint().pair_bytes);
-    assert!(models.hosts.pairs.contains_key("10.0.0.2"));
-    assert!(!models.hosts.pairs.contains_key("10.0.0.1"));
+    assert!(models.hosts.pairs.contains_key(&FieldValueRef::text("10.0.0.2")));
+    assert!(!models.hosts.pairs.contains_key(&FieldValueRef::text("10.0.0.1")));
     // Seen again, host 1 is judged as new to the US.
     let index = (retention_days + 2) * day + 1;
     let records = models.process_bucket(&job, &us(index, "10.0.0.1"), 0);
