@@ -54,6 +54,23 @@ pub const NON_PUBLIC_V4: [NonPublicRange<Ipv4Net>; 16] = [
     v4(255, 255, 255, 255, 32, "limited broadcast"),
 ];
 
+/// [`NON_PUBLIC_V4`] as network and mask words: the test runs on every flow, and a mask and a
+/// comparison per range cost less than deriving each range's bounds every time.
+const NON_PUBLIC_V4_WORDS: [(u32, u32); NON_PUBLIC_V4.len()] = {
+    let mut words = [(0, 0); NON_PUBLIC_V4.len()];
+    let mut index = 0;
+    while index < NON_PUBLIC_V4.len() {
+        let net = NON_PUBLIC_V4[index].net;
+        let mask = match net.prefix_len() {
+            0 => 0,
+            prefix_len => u32::MAX << (32 - prefix_len),
+        };
+        words[index] = (net.addr().to_bits() & mask, mask);
+        index += 1;
+    }
+    words
+};
+
 /// IPv6 ranges that are not public destinations. IPv4-mapped addresses (`::ffff:0:0/96`) are
 /// absent on purpose: they are judged by the IPv4 address they carry.
 pub const NON_PUBLIC_V6: [NonPublicRange<Ipv6Net>; 13] = [
@@ -75,7 +92,10 @@ pub const NON_PUBLIC_V6: [NonPublicRange<Ipv6Net>; 13] = [
 /// Whether `ip` can be a destination on the public Internet.
 pub fn is_public(ip: IpAddr) -> bool {
     match canonical(ip) {
-        IpAddr::V4(ip) => !NON_PUBLIC_V4.iter().any(|range| range.net.contains(&ip)),
+        IpAddr::V4(ip) => {
+            let bits = ip.to_bits();
+            !NON_PUBLIC_V4_WORDS.iter().any(|&(network, mask)| bits & mask == network)
+        }
         IpAddr::V6(ip) => !NON_PUBLIC_V6.iter().any(|range| range.net.contains(&ip)),
     }
 }
@@ -114,11 +134,22 @@ pub struct NetworkParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkSet {
     nets: Vec<IpNet>,
+    /// The IPv4 networks as network and mask words, tested for every flow (see
+    /// [`NON_PUBLIC_V4_WORDS`]).
+    v4_words: Vec<(u32, u32)>,
 }
 
 impl NetworkSet {
     pub fn new(nets: Vec<IpNet>) -> NetworkSet {
-        NetworkSet { nets: nets.into_iter().map(|net| net.trunc()).collect() }
+        let nets: Vec<IpNet> = nets.into_iter().map(|net| net.trunc()).collect();
+        let v4_words = nets
+            .iter()
+            .filter_map(|net| match net {
+                IpNet::V4(net) => Some((net.network().to_bits(), net.netmask().to_bits())),
+                IpNet::V6(_) => None,
+            })
+            .collect();
+        NetworkSet { nets, v4_words }
     }
 
     /// Parses CIDR blocks; the error names the first one that is wrong.
@@ -159,8 +190,13 @@ impl NetworkSet {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.nets.iter().any(|net| net.contains(&ip))
+        match canonical(ip) {
+            IpAddr::V4(ip) => {
+                let bits = ip.to_bits();
+                self.v4_words.iter().any(|&(network, mask)| bits & mask == network)
+            }
+            ip => self.nets.iter().any(|net| net.contains(&ip)),
+        }
     }
 }
 
@@ -170,6 +206,20 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn every_ipv4_range_ends_where_its_cidr_block_does() {
+        for range in NON_PUBLIC_V4 {
+            let (first, last) = (range.net.network().to_bits(), range.net.broadcast().to_bits());
+            assert!(!is_public(Ipv4Addr::from_bits(first).into()), "{}", range.net);
+            assert!(!is_public(Ipv4Addr::from_bits(last).into()), "{}", range.net);
+            for outside in [first.checked_sub(1), last.checked_add(1)].into_iter().flatten() {
+                let address = Ipv4Addr::from_bits(outside);
+                let listed = NON_PUBLIC_V4.iter().any(|other| other.net.contains(&address));
+                assert_eq!(is_public(address.into()), !listed, "{address}");
+            }
+        }
     }
 
     fn next_v4(ip: Ipv4Addr, step: i64) -> Option<Ipv4Addr> {
