@@ -215,12 +215,28 @@ impl PartitionBucket {
 
     /// Bytes carried by each value of `field`, largest first; equal ones by text.
     pub fn influencer_ranking(&self, field: FlowField) -> Vec<(&FieldValue, u64)> {
+        self.top_influencers(field, usize::MAX)
+    }
+
+    /// The first `count` values of [`influencer_ranking`](Self::influencer_ranking), found
+    /// without ranking the others.
+    pub fn top_influencers(&self, field: FlowField, count: usize) -> Vec<(&FieldValue, u64)> {
         let mut ranked: Vec<(&FieldValue, u64)> = self
             .influencers
             .get(&field)
             .map(|t| t.bytes_by_value.iter().map(|(v, &b)| (v, b)).collect())
             .unwrap_or_default();
-        ranked.sort_unstable_by(|a, b| (Reverse(a.1), a.0).cmp(&(Reverse(b.1), b.0)));
+        let order = |a: &(&FieldValue, u64), b: &(&FieldValue, u64)| {
+            (Reverse(a.1), a.0).cmp(&(Reverse(b.1), b.0))
+        };
+        if count == 0 {
+            return Vec::new();
+        }
+        if ranked.len() > count {
+            ranked.select_nth_unstable_by(count - 1, order);
+            ranked.truncate(count);
+        }
+        ranked.sort_unstable_by(order);
         ranked
     }
 }
@@ -332,6 +348,22 @@ mod tests {
         assert_eq!(bucket.total_bytes(), 407);
         let top: Vec<u64> = us.top_flows.iter().map(|f| f.bytes_sent).collect();
         assert_eq!(top, vec![250, 100, 50]);
+    }
+
+    #[test]
+    fn the_top_influencers_are_the_head_of_the_ranking() {
+        let mut bucket = BucketAggregate::new(0);
+        for (host, bytes) in [(1u8, 50u64), (2, 700), (3, 50), (4, 9), (5, 700), (6, 300)] {
+            add(&mut bucket, "NL", bytes, host);
+        }
+        let partition = bucket.partition("NL").unwrap();
+        let ranking = partition.influencer_ranking(FlowField::SourceIp);
+        for count in 0..8 {
+            let top = partition.top_influencers(FlowField::SourceIp, count);
+            assert_eq!(top, ranking[..count.min(ranking.len())], "{count}");
+        }
+        let texts: Vec<String> = ranking.iter().map(|(value, _)| value.to_string()).collect();
+        assert_eq!(texts, ["10.0.0.2", "10.0.0.5", "10.0.0.6", "10.0.0.1", "10.0.0.3", "10.0.0.4"]);
     }
 
     #[test]

@@ -130,13 +130,9 @@ impl HostBaselines {
         bucket_start_secs: i64,
         pooled_within_variance: f64,
     ) -> Option<HostEvidence> {
-        let senders = partition.influencer_ranking(FlowField::SourceIp);
-        if senders.is_empty() {
-            return None;
-        }
-        senders
+        let senders = partition.top_influencers(FlowField::SourceIp, HOSTS_EXAMINED);
+        let (host, evidence) = senders
             .into_iter()
-            .take(HOSTS_EXAMINED)
             .map(|(host, bytes)| {
                 let log_bytes = log_volume(bytes as f64);
                 let (tail, first_time, typical, active, weight) = match self.pair(host, over_value)
@@ -153,17 +149,20 @@ impl HostBaselines {
                         (tail, false, typical, pair.active_buckets, volume.weight)
                     }
                 };
-                HostEvidence {
-                    host: host.to_string(),
+                // The host's text is written out only for the one returned.
+                let evidence = HostEvidence {
+                    host: String::new(),
                     bytes_sent: bytes,
                     probability: tail,
                     first_time,
                     typical_bytes: typical,
                     active_buckets: active,
                     ordinary_weight: weight,
-                }
+                };
+                (host, evidence)
             })
-            .min_by(|a, b| a.probability.total_cmp(&b.probability))
+            .min_by(|a, b| a.1.probability.total_cmp(&b.1.probability))?;
+        Some(HostEvidence { host: host.to_string(), ..evidence })
     }
 
     /// The footprint of every pair (see [`footprint`]).
