@@ -247,6 +247,9 @@ impl Preparer {
     }
 
     /// Step 3: filters the normalised flows and adds them to per-bucket partial aggregates.
+    /// The influencer fields of the destination's place (country, continent, region, city) are
+    /// counted by place number as flows come and added once per place at the end of the batch
+    /// (see [`PartitionBucket::place_bytes`](crate::bucket::PartitionBucket::place_bytes)).
     /// `locations` is the calling thread's own GeoIP cache (see [`Enricher::locate_local`]);
     /// its counts are added to the enricher's before the batch is handed on.
     pub fn aggregate(&self, parsed: ParsedBatch, locations: &mut LocalLocations) -> PreparedBatch {

@@ -77,8 +77,9 @@ pub struct EnrichStats {
 }
 
 /// Addresses one thread remembers in front of the shared cache. Past this many the thread's
-/// cache starts afresh at the next batch: a few MB per thread, enough for the distinct destinations of a large
-/// organisation's day, so that most flows never touch the shared cache.
+/// cache starts afresh at the next batch: a few MB per thread, enough for the distinct
+/// destinations of a large organisation's day, so that most flows never touch the shared
+/// cache.
 pub const MAX_LOCAL_ADDRESSES: usize = 262_144;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
