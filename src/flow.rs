@@ -5,6 +5,7 @@
 //! for Zeek, Suricata, ECS and Argus each turn their own record into a [`Flow`]; every later step
 //! of the pipeline sees only this type.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Microseconds since the Unix epoch. Captures with relative clocks start near zero, which is
@@ -75,7 +76,7 @@ pub struct Flow {
     pub destination_ip: IpAddr,
     pub destination_port: Option<u16>,
     /// Transport protocol in lower case (`tcp`, `udp`, `icmp`), when known.
-    pub transport: Option<String>,
+    pub transport: Option<Cow<'static, str>>,
     /// Bytes the source sent (ECS `source.bytes`). `None` when the sensor left it unset.
     pub bytes_sent: Option<u64>,
     /// Bytes the destination sent back (ECS `destination.bytes`).

@@ -8,7 +8,7 @@ fn flow(format: InputFormat, lines: &[&str]) -> geoexfil::flow::Flow {
     let mut found = None;
     for line in lines {
         if let Ok(LineOutcome::Flow(flow)) = parser.parse_line(line) {
-            found = Some(*flow);
+            found = Some(flow);
         }
     }
     found.expect("a flow")

@@ -20,6 +20,7 @@ pub mod value;
 
 use crate::job::FlowField;
 use serde::{Deserialize, Serialize, Serializer};
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -48,7 +49,7 @@ pub struct FlowEvidence {
     pub source_ip: IpAddr,
     pub destination_ip: IpAddr,
     pub destination_port: Option<u16>,
-    pub transport: Option<String>,
+    pub transport: Option<Cow<'static, str>>,
     pub bytes_sent: u64,
     pub host_name: Option<String>,
     pub process_name: Option<String>,

@@ -227,7 +227,7 @@ impl Preparer {
             Ok(LineOutcome::Flow(flow)) => match self.check_plausible(&flow) {
                 Ok(()) => {
                     parsed.flows_read += 1;
-                    parsed.flows.push(*flow);
+                    parsed.flows.push(flow);
                 }
                 Err(rejection) => {
                     let message = rejection.message.unwrap_or_default();

@@ -69,7 +69,7 @@ pub fn load_host_days(paths: &[&Path]) -> anyhow::Result<Vec<HostDay>> {
                     continue;
                 }
                 let day = flow.event_micros().div_euclid(MICROS_PER_SEC * DAY_SECS);
-                by_host_day.entry((flow.source_ip, day)).or_default().push(*flow);
+                by_host_day.entry((flow.source_ip, day)).or_default().push(flow);
             }
             for ((source, day), mut flows) in by_host_day {
                 if flows.len() < MIN_FLOWS_PER_HOST_DAY {

@@ -242,7 +242,7 @@ impl TrafficProfile {
             // Lines the parser rejects are dropped: the profile is about the traffic that the
             // detector would count, and it counts no unreadable line either.
             let flows = reader.filter_map(|item| match item.result {
-                Ok(LineOutcome::Flow(flow)) => Some(*flow),
+                Ok(LineOutcome::Flow(flow)) => Some(flow),
                 _ => None,
             });
             builder.add_capture(short, flows);

@@ -438,7 +438,7 @@ impl SyntheticOrg {
         flow.end_micros = Some(planned.end_micros);
         flow.source_port = Some(planned.source_port);
         flow.destination_port = Some(port);
-        flow.transport = Some(transport.to_string());
+        flow.transport = Some(transport.into());
         flow.bytes_received = Some(planned.bytes_received);
         flow.host_name = Some(host.name.clone());
         flow.direction = Some(Direction::Outbound);

@@ -366,7 +366,7 @@ mod tests {
         let mut flows = Vec::new();
         for line in std::str::from_utf8(text).unwrap().lines() {
             match parser.parse_line(line) {
-                Ok(LineOutcome::Flow(flow)) => flows.push(*flow),
+                Ok(LineOutcome::Flow(flow)) => flows.push(flow),
                 Ok(LineOutcome::Ignored) => {}
                 other => panic!("{format}: {other:?} for {line}"),
             }

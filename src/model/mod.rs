@@ -819,22 +819,36 @@ fn influencers(
     judgement: &Judgement,
     probability: f64,
 ) -> Vec<Influence> {
+    // Values are ranked by bytes and influence grows with bytes, so once one falls below the
+    // reporting floor every later one does too. Few pass it, so the head of the ranking is
+    // taken a few values at a time instead of ranking the thousands of addresses a busy
+    // country can have.
+    const FIRST_LOOK: usize = 4;
     let mut found = Vec::new();
     for &field in &job.influencers {
-        for (rank, (value, bytes)) in partition.influencer_ranking(field).into_iter().enumerate() {
-            let without = judgement.probability(partition.bytes_sent - bytes);
-            let value_influence = influence(probability, without);
-            // Values are ranked by bytes and influence grows with bytes, so once one falls
-            // below the reporting floor every later one does too.
-            if rank > 0 && value_influence < MIN_REPORTED_INFLUENCE {
+        let mut wanted = FIRST_LOOK;
+        let mut rank = 0;
+        loop {
+            let head = partition.top_influencers(field, wanted);
+            let complete = head.len() < wanted;
+            for &(value, bytes) in &head[rank..] {
+                let without = judgement.probability(partition.bytes_sent - bytes);
+                let value_influence = influence(probability, without);
+                if rank > 0 && value_influence < MIN_REPORTED_INFLUENCE {
+                    break;
+                }
+                found.push(Influence {
+                    field,
+                    value: value.to_string(),
+                    influence: value_influence,
+                    bytes_sent: bytes,
+                });
+                rank += 1;
+            }
+            if complete || rank < head.len() {
                 break;
             }
-            found.push(Influence {
-                field,
-                value: value.to_string(),
-                influence: value_influence,
-                bytes_sent: bytes,
-            });
+            wanted *= 4;
         }
     }
     found

@@ -138,7 +138,7 @@ fn read_record(columns: &Columns, line: &str) -> Result<LineOutcome, ParseError>
     flow.destination_port = port(columns.dport, DPORT)?;
     flow.transport = transport;
     flow.bytes_received = bytes_received;
-    Ok(LineOutcome::Flow(Box::new(flow)))
+    Ok(LineOutcome::Flow(flow))
 }
 
 impl RecordParser for ArgusParser {

@@ -141,7 +141,7 @@ fn flow_of(event: &Object) -> Result<LineOutcome, ParseError> {
     flow.community_id = get_string(event, "network.community_id")?;
     flow.flow_id = get_text(event, "flow.id")?;
     flow.flow_final = get_bool(event, "flow.final")?;
-    Ok(LineOutcome::Flow(Box::new(flow)))
+    Ok(LineOutcome::Flow(flow))
 }
 
 /// An ECS date: an ISO 8601 string, or epoch milliseconds, as a number or as a string of

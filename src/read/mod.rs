@@ -57,9 +57,12 @@ impl fmt::Display for InputFormat {
 }
 
 /// What one input line turned out to be.
+// Not boxed: the flow is moved once into its batch's vector, and a box would cost an
+// allocation per line.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum LineOutcome {
-    Flow(Box<Flow>),
+    Flow(Flow),
     /// A header, comment or blank line: not a record, not counted anywhere.
     Ignored,
     /// A valid record of a kind that is not a flow (counted as [`SkipReason::NotAFlow`]).

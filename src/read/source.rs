@@ -394,6 +394,9 @@ pub struct InputReader {
     finished: bool,
     /// The input's first [`FINGERPRINT_BYTES`] after decompression, which identify it.
     head: Vec<u8>,
+    /// Bytes and lines of the last batch: the next one is made with room for as much, since
+    /// growing a megabyte buffer step by step copies it several times over.
+    last_batch_size: (usize, usize),
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -468,6 +471,7 @@ impl InputReader {
             line: 0,
             finished: false,
             head: identity,
+            last_batch_size: (0, 0),
         })
     }
 
@@ -569,10 +573,11 @@ impl InputReader {
         if self.finished {
             return None;
         }
+        let (last_bytes, last_lines) = self.last_batch_size;
         let mut batch = LineBatch {
             first_line: self.line + 1,
-            text: Vec::new(),
-            lines: Vec::new(),
+            text: Vec::with_capacity(last_bytes + last_bytes / 8),
+            lines: Vec::with_capacity(last_lines),
             failure: None,
             parser: self.parser.fork(),
         };
@@ -609,6 +614,7 @@ impl InputReader {
             }
         }
         self.line += batch.line_count();
+        self.last_batch_size = (batch.text.len(), batch.lines.len());
         (batch.line_count() > 0).then_some(batch)
     }
 }

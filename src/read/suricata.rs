@@ -53,7 +53,7 @@ impl RecordParser for SuricataParser {
         flow.observer = get_str(&event, "host")?.map(str::to_string);
         flow.community_id = get_str(&event, "community_id")?.map(str::to_string);
         flow.flow_id = get_text(&event, "flow_id")?;
-        Ok(LineOutcome::Flow(Box::new(flow)))
+        Ok(LineOutcome::Flow(flow))
     }
 }
 

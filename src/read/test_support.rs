@@ -18,7 +18,7 @@ pub fn flows(outcomes: &[Result<LineOutcome, ParseError>]) -> Vec<Flow> {
     outcomes
         .iter()
         .filter_map(|outcome| match outcome {
-            Ok(LineOutcome::Flow(flow)) => Some((**flow).clone()),
+            Ok(LineOutcome::Flow(flow)) => Some(flow.clone()),
             Ok(_) => None,
             Err(error) => panic!("fixture line failed: {error}"),
         })

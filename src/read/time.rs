@@ -21,6 +21,18 @@ pub fn epoch_seconds_to_micros(text: &str) -> Option<EpochMicros> {
         .or_else(|| scientific_to_micros(text, MICROS_PER_SEC))
 }
 
+/// Reads seconds written as a plain decimal, digits with at most six places after the point
+/// (`3.766036`, `12`), exactly; `None` for anything else (signs, exponents, finer fractions),
+/// which the caller reads its own way.
+pub fn plain_seconds_to_micros(text: &str) -> Option<EpochMicros> {
+    let places = memchr::memchr(b'.', text.as_bytes()).map_or(0, |dot| text.len() - dot - 1);
+    let starts_with_digit = text.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    if !starts_with_digit || places > MICRO_DIGITS {
+        return None;
+    }
+    decimal_to_micros(text, MICROS_PER_SEC, MICRO_DIGITS)
+}
+
 /// Reads decimal epoch milliseconds exactly (Elasticsearch's numeric dates).
 pub fn epoch_millis_to_micros(text: &str) -> Option<EpochMicros> {
     const MICROS_PER_MILLI: i64 = 1_000;
@@ -31,20 +43,29 @@ pub fn epoch_millis_to_micros(text: &str) -> Option<EpochMicros> {
 /// A decimal count of units of `unit_micros` microseconds, its fraction read to
 /// `fraction_digits` places (to the microsecond).
 fn decimal_to_micros(text: &str, unit_micros: i64, fraction_digits: usize) -> Option<i64> {
-    let text = text.trim();
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    // One pass over the bytes: every Zeek line has a timestamp and a duration to read.
+    let bytes = crate::read::value::trim(text).as_bytes();
+    let (negative, unsigned) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
     };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+    let whole_digits = unsigned.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut whole_units: i64 = 0;
+    for &digit in &unsigned[..whole_digits] {
+        whole_units = whole_units.checked_mul(10)?.checked_add(i64::from(digit - b'0'))?;
+    }
+    let fraction = match &unsigned[whole_digits..] {
+        [] => &[][..],
+        [b'.', fraction @ ..] => fraction,
+        _ => return None,
+    };
+    if (whole_digits == 0 && fraction.is_empty()) || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let whole_units: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let mut fraction_micros: i64 = 0;
     for position in 0..fraction_digits {
-        let digit = fraction.as_bytes().get(position).map_or(0, |b| i64::from(b - b'0'));
+        let digit = fraction.get(position).map_or(0, |b| i64::from(b - b'0'));
         fraction_micros = fraction_micros * 10 + digit;
     }
     let micros = whole_units.checked_mul(unit_micros)?.checked_add(fraction_micros)?;
@@ -121,7 +142,12 @@ mod tests {
         assert_eq!(epoch_seconds_to_micros("1.12345678"), Some(1_123_456));
         assert_eq!(epoch_seconds_to_micros("-1.5"), Some(-1_500_000));
         assert_eq!(epoch_seconds_to_micros("1.6768513297675e9"), Some(1_676_851_329_767_500));
-        for bad in ["", ".", "abc", "1.2.3", "1,5", "nan", "inf", "99999999999999999999"] {
+        assert_eq!(epoch_seconds_to_micros(" +7. "), Some(7_000_000));
+        assert_eq!(epoch_seconds_to_micros(".25"), Some(250_000));
+        for bad in ["", ".", "abc", "1.2.3", "1,5", "nan", "inf", "99999999999999999999"]
+            .into_iter()
+            .chain(["-", "+", "-+5", "+-5", "5-", "1.5x", "1. 5", "\u{e9}"])
+        {
             assert_eq!(epoch_seconds_to_micros(bad), None, "{bad}");
         }
     }

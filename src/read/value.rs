@@ -6,11 +6,24 @@
 
 use crate::read::ParseError;
 use crate::skip::SkipReason;
+use std::borrow::Cow;
 use std::net::IpAddr;
+
+/// `str::trim`, answered from the first and last bytes when neither can be part of white
+/// space, which is nearly always: values are read several times per line, and the general
+/// trim decodes a character at each end to find out.
+pub fn trim(text: &str) -> &str {
+    let plain = |byte: u8| byte.is_ascii() && !byte.is_ascii_whitespace() && byte != 0x0b;
+    match text.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => text,
+        [only] if plain(*only) => text,
+        _ => text.trim(),
+    }
+}
 
 /// Reads an IPv4 or IPv6 address.
 pub fn parse_ip(field: &str, text: &str) -> Result<IpAddr, ParseError> {
-    text.trim().parse().map_err(|_| {
+    trim(text).parse().map_err(|_| {
         let message = "not an ip address; expected dotted ipv4 (192.0.2.1) or ipv6 (2001:db8::1)";
         ParseError::field(SkipReason::BadAddress, field, text, message)
     })
@@ -18,7 +31,7 @@ pub fn parse_ip(field: &str, text: &str) -> Result<IpAddr, ParseError> {
 
 /// Reads a non-negative count such as a byte total.
 pub fn parse_count(field: &str, text: &str) -> Result<u64, ParseError> {
-    text.trim().parse().map_err(|error: std::num::ParseIntError| {
+    trim(text).parse().map_err(|error: std::num::ParseIntError| {
         let message = match error.kind() {
             std::num::IntErrorKind::PosOverflow => "too large for any count (above 2^64 - 1)",
             _ => "not a whole non-negative number",
@@ -41,7 +54,15 @@ mod count_tests {
 
 /// Reads a duration in seconds (decimal fraction allowed) as microseconds.
 pub fn parse_duration_micros(field: &str, text: &str) -> Result<i64, ParseError> {
-    match text.trim().parse::<f64>() {
+    let trimmed = trim(text);
+    // Sensors write plain decimals with at most six places (Zeek `3.766036`), which are read
+    // exactly; through a float they come out the same, only slower.
+    if let Some(micros) = crate::read::time::plain_seconds_to_micros(trimmed) {
+        if micros < MAX_DURATION_MICROS {
+            return Ok(micros);
+        }
+    }
+    match trimmed.parse::<f64>() {
         Ok(secs) if secs.is_finite() && (0.0..1e12).contains(&secs) => {
             Ok((secs * 1e6).round() as i64)
         }
@@ -52,9 +73,12 @@ pub fn parse_duration_micros(field: &str, text: &str) -> Result<i64, ParseError>
     }
 }
 
+/// Durations from 10^12 seconds (31,000 years) up are refused as garbage.
+const MAX_DURATION_MICROS: i64 = 1_000_000_000_000 * 1_000_000;
+
 /// Reads a port in decimal or in `0x` hexadecimal (Argus writes ICMP type and code that way).
 pub fn parse_port(field: &str, text: &str) -> Result<u16, ParseError> {
-    let trimmed = text.trim();
+    let trimmed = trim(text);
     let parsed = match trimmed.strip_prefix("0x").or_else(|| trimmed.strip_prefix("0X")) {
         Some(hex) => u16::from_str_radix(hex, 16),
         None => trimmed.parse(),
@@ -67,7 +91,7 @@ pub fn parse_port(field: &str, text: &str) -> Result<u16, ParseError> {
 
 /// Reads a Zeek-style flag, `T` or `F`.
 pub fn parse_flag(field: &str, text: &str) -> Result<bool, ParseError> {
-    match text.trim() {
+    match trim(text) {
         "T" => Ok(true),
         "F" => Ok(false),
         _ => Err(ParseError::field(SkipReason::BadValue, field, text, "expected `T` or `F`")),
@@ -113,14 +137,60 @@ pub fn require<T>(value: Option<T>, field: &str) -> Result<T, ParseError> {
 }
 
 /// Transport names are compared in lower case everywhere after reading.
-pub fn transport_name(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_ascii_lowercase())
+/// The usual names are shared, not copied for every flow.
+pub fn transport_name(text: &str) -> Option<Cow<'static, str>> {
+    const USUAL: [&str; 4] = ["tcp", "udp", "icmp", "ipv6-icmp"];
+    let trimmed = trim(text);
+    if let Some(usual) = USUAL.iter().find(|name| name.eq_ignore_ascii_case(trimmed)) {
+        return Some(Cow::Borrowed(usual));
+    }
+    (!trimmed.is_empty()).then(|| Cow::Owned(trimmed.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_durations_read_exactly_as_through_a_float() {
+        // Plain decimals take the exact path; the float reading is what they must agree with.
+        let through_float = |text: &str| (text.trim().parse::<f64>().unwrap() * 1e6).round() as i64;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..10_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let micros = state % 10_000_000_000_000;
+            let places = (state >> 50) as usize % 7;
+            let text = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+            let text = &text[..text.len() - (6 - places)];
+            let text = text.strip_suffix('.').unwrap_or(text);
+            assert_eq!(parse_duration_micros("duration", text), Ok(through_float(text)), "{text}");
+        }
+        for text in [" 1.5 ", "0", "0.000001", "1e3", "+2.5", "1.2345678", "-0"] {
+            assert_eq!(parse_duration_micros("duration", text), Ok(through_float(text)), "{text}");
+        }
+        for bad in ["-1", "nan", "inf", "1e12", "", "x"] {
+            assert!(parse_duration_micros("duration", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trimming_agrees_with_the_standard_trim() {
+        for text in
+            ["", " ", "a", " a", "a ", "\u{3000}a\u{3000}", "\u{b}x", "x\u{c}", "\u{e9}", "tcp"]
+        {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn usual_transport_names_are_shared() {
+        assert!(matches!(transport_name("TCP"), Some(Cow::Borrowed("tcp"))));
+        assert!(matches!(transport_name(" udp"), Some(Cow::Borrowed("udp"))));
+        assert_eq!(transport_name("SCTP").as_deref(), Some("sctp"));
+        assert_eq!(transport_name("  "), None);
+    }
 
     #[test]
     fn ports_take_decimal_and_hex() {

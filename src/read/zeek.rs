@@ -7,6 +7,7 @@
 //! networks. A field Zeek left *unset* (`-` in TSV, an absent key in JSON) is `None` here.
 
 use crate::flow::{Direction, EpochMicros, Flow};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 pub const TS: &str = "ts";
@@ -32,7 +33,7 @@ pub struct ZeekConn {
     pub orig_p: Option<u16>,
     pub resp_h: IpAddr,
     pub resp_p: Option<u16>,
-    pub transport: Option<String>,
+    pub transport: Option<Cow<'static, str>>,
     pub orig_bytes: Option<u64>,
     pub resp_bytes: Option<u64>,
     pub local_orig: Option<bool>,

@@ -49,7 +49,7 @@ impl RecordParser for ZeekJsonParser {
             local_orig: get_bool(&record, zeek::LOCAL_ORIG)?,
             local_resp: get_bool(&record, zeek::LOCAL_RESP)?,
         };
-        Ok(LineOutcome::Flow(Box::new(conn.into_flow())))
+        Ok(LineOutcome::Flow(conn.into_flow()))
     }
 }
 

@@ -206,7 +206,7 @@ impl ZeekTsvParser {
             local_orig: flag(columns.local_orig, zeek::LOCAL_ORIG)?,
             local_resp: flag(columns.local_resp, zeek::LOCAL_RESP)?,
         };
-        Ok(LineOutcome::Flow(Box::new(conn.into_flow())))
+        Ok(LineOutcome::Flow(conn.into_flow()))
     }
 }
 
