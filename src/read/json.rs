@@ -38,6 +38,17 @@ pub enum Value<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object<'a> {
     members: Vec<(Cow<'a, str>, Value<'a>)>,
+    /// Some key of this object (not of the objects inside it) holds a dot. Most events have
+    /// none, and then a path can only be found by its first segment.
+    dotted_keys: bool,
+}
+
+impl<'a> Object<'a> {
+    fn new(members: Vec<(Cow<'a, str>, Value<'a>)>) -> Object<'a> {
+        // Keys are a few bytes long: a plain loop beats starting a vectorised search.
+        let dotted_keys = members.iter().any(|(name, _)| name.bytes().any(|b| b == b'.'));
+        Object { members, dotted_keys }
+    }
 }
 
 impl<'a> Object<'a> {
@@ -155,7 +166,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(Key(name)) = map.next_key()? {
             members.push((name, map.next_value()?));
         }
-        Ok(Value::Object(Object { members }))
+        Ok(Value::Object(Object::new(members)))
     }
 }
 
@@ -241,7 +252,7 @@ impl PathNode {
         let mut node = self;
         let mut rest = key.as_bytes();
         loop {
-            let (segment, after) = match memchr::memchr(b'.', rest) {
+            let (segment, after) = match rest.iter().position(|&b| b == b'.') {
                 Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
                 None => (rest, None),
             };
@@ -338,7 +349,7 @@ impl<'de> Visitor<'de> for FilteredValue<'_> {
                 }
             }
         }
-        Ok(Value::Object(Object { members }))
+        Ok(Value::Object(Object::new(members)))
     }
 }
 
@@ -372,6 +383,16 @@ fn object_or_error(parsed: Result<Value<'_>, serde_json::Error>) -> Result<Objec
 
 /// Finds `path` in `object`, whether its parts are nested objects, dotted keys or a mix.
 pub fn lookup<'a, 'b>(object: &'a Object<'b>, path: &str) -> Option<&'a Value<'b>> {
+    if !object.dotted_keys {
+        // No key here spells more than one segment, so only the first segment can match.
+        return match path.bytes().position(|b| b == b'.') {
+            None => object.get(path).filter(|value| !value.is_null()),
+            Some(dot) => match object.get(&path[..dot]) {
+                Some(Value::Object(inner)) => lookup(inner, &path[dot + 1..]),
+                _ => None,
+            },
+        };
+    }
     if let Some(value) = object.get(path).filter(|value| !value.is_null()) {
         return Some(value);
     }
@@ -503,6 +524,18 @@ mod tests {
         let with_null = object(r#"{"source":{"ip":null},"source.ip":"192.0.2.1"}"#);
         assert_eq!(get_str(&with_null, "source.ip").unwrap(), Some("192.0.2.1"));
         assert_eq!(lookup(&nested, "destination.geo.city_name"), None);
+        // Without dotted keys a path is walked member by member; a repeated key is its last
+        // member, the first one is not searched.
+        let repeated = object(r#"{"source":{"ip":"192.0.2.1"},"source":{"port":5}}"#);
+        assert_eq!(get_str(&repeated, "source.ip").unwrap(), None);
+        assert_eq!(get_port(&repeated, "source.port").unwrap(), Some(5));
+        let last_wins = object(r#"{"a":{"b":{"c":"1"}},"a":{"b":{"c":"2"}}}"#);
+        assert_eq!(get_str(&last_wins, "a.b.c").unwrap(), Some("2"));
+        let null_at_the_end = object(r#"{"source":{"ip":"192.0.2.1"},"source":{"ip":null}}"#);
+        assert_eq!(lookup(&null_at_the_end, "source.ip"), None);
+        assert_eq!(lookup(&object(r#"{"source":"x"}"#), "source.ip"), None);
+        let inner_dotted = object(r#"{"destination":{"geo":{"x":1},"geo.country_iso_code":"NL"}}"#);
+        assert_eq!(get_str(&inner_dotted, "destination.geo.country_iso_code").unwrap(), Some("NL"));
     }
 
     #[test]
