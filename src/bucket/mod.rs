@@ -265,11 +265,8 @@ impl BucketAggregate {
     }
 
     pub fn partition_mut(&mut self, over_value: FieldValueRef<'_>) -> &mut PartitionBucket {
-        // Looked up first, so that a known value (nearly every flow's) is not copied.
-        if !self.partitions.contains_key(&over_value) {
-            self.partitions.insert(over_value.owned(), PartitionBucket::default());
-        }
-        self.partitions.get_mut(&over_value).expect("inserted above")
+        // One probe; the value is copied only when it is new, which nearly every flow's is not.
+        self.partitions.entry_ref(&over_value).or_default()
     }
 
     /// The partition of the over value whose text is `over_value`.
