@@ -211,10 +211,18 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// sits, leads along the tree. Events carry many fields nobody reads (`agent`,
 /// `event.category`, packet counts); those are skipped without being built, and the lookups
 /// that follow search fewer members. Every lookup of a listed path finds what it would find
-/// in the whole line, since nothing on its way is dropped.
+/// in the whole line, since nothing on its way is dropped. A skipped member is checked for
+/// its JSON syntax only: a number beyond a float, a lone surrogate escape (`"\ud800"`) or
+/// nesting deeper than 128 levels in it does not cost the line, as it would in a member that
+/// is read or in a line parsed whole.
 #[derive(Debug, Default)]
 pub struct WantedPaths {
     root: PathNode,
+    /// The listed paths; a path's *slot* is its position here.
+    paths: Vec<&'static str>,
+    /// No listed path runs through another, so that each slot is filled by one member of a
+    /// line that nests its objects (see [`parse_fields_for`]).
+    slots_usable: bool,
 }
 
 #[derive(Debug, Default)]
@@ -222,12 +230,15 @@ struct PathNode {
     children: Vec<(&'static str, PathNode)>,
     /// A listed path ends here: the member is kept whole.
     whole: bool,
+    /// The slot of the listed path that ends here.
+    slot: usize,
 }
 
 impl WantedPaths {
     pub fn new(paths: &[&'static str]) -> WantedPaths {
         let mut root = PathNode::default();
-        for path in paths {
+        let mut slots_usable = true;
+        for (slot, path) in paths.iter().enumerate() {
             let mut node = &mut root;
             for segment in path.split('.') {
                 let at = match node.children.iter().position(|(name, _)| *name == segment) {
@@ -238,10 +249,23 @@ impl WantedPaths {
                     }
                 };
                 node = &mut node.children[at].1;
+                slots_usable &= !node.whole;
             }
+            slots_usable &= !node.whole && node.children.is_empty();
             node.whole = true;
+            node.slot = slot;
         }
-        WantedPaths { root }
+        WantedPaths { root, paths: paths.to_vec(), slots_usable }
+    }
+
+    /// The slot of `path`. Readers pass the very constants they listed, so the address of the
+    /// text nearly always answers without comparing it.
+    fn slot_of(&self, path: &str) -> Option<usize> {
+        let same_place = |listed: &&str| std::ptr::eq(listed.as_ptr(), path.as_ptr());
+        let same_text = |listed: &&str| *listed == path;
+        let at =
+            self.paths.iter().position(|listed| same_place(listed) && listed.len() == path.len());
+        at.or_else(|| self.paths.iter().position(same_text))
     }
 }
 
@@ -353,6 +377,186 @@ impl<'de> Visitor<'de> for FilteredValue<'_> {
     }
 }
 
+/// A record whose fields are found by path: a parsed [`Object`], or the [`Fields`] of a line.
+pub trait Record {
+    /// The value at `path`; `None` when it is absent or null.
+    fn find(&self, path: &str) -> Option<&Value<'_>>;
+}
+
+impl Record for Object<'_> {
+    fn find(&self, path: &str) -> Option<&Value<'_>> {
+        lookup(self, path)
+    }
+}
+
+/// The values of the wanted paths of one line.
+#[derive(Debug)]
+pub struct Fields<'a, 'w> {
+    wanted: &'w WantedPaths,
+    found: Found<'a>,
+}
+
+#[derive(Debug)]
+enum Found<'a> {
+    /// Each listed path's value in its slot: the line nests its objects plainly.
+    Slots(Vec<Option<Value<'a>>>),
+    /// The line spells a path with dotted keys or repeats a key on the way to one; [`lookup`]
+    /// settles which member counts.
+    Object(Object<'a>),
+}
+
+impl Record for Fields<'_, '_> {
+    /// `path` must be one of the wanted paths.
+    fn find(&self, path: &str) -> Option<&Value<'_>> {
+        match &self.found {
+            Found::Object(object) => lookup(object, path),
+            Found::Slots(slots) => {
+                let slot = self.wanted.slot_of(path);
+                debug_assert!(slot.is_some(), "{path} is not a wanted path");
+                slots[slot?].as_ref().filter(|value| !value.is_null())
+            }
+        }
+    }
+}
+
+/// Fills the slots of the wanted paths below one node of the tree. It asks for the slower
+/// reading (`fall_back`) when the line is not an object, or when a key on the way to a wanted
+/// path holds a dot or comes twice in one object: those are the cases in which [`lookup`]
+/// could pick a member other than the one met here.
+struct SlotFill<'w, 's, 'a> {
+    node: &'w PathNode,
+    slots: &'s mut Vec<Option<Value<'a>>>,
+    fall_back: &'s mut bool,
+    root: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for SlotFill<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.node.whole {
+            self.slots[self.node.slot] = Some(Value::deserialize(deserializer)?);
+            Ok(())
+        } else {
+            deserializer.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for SlotFill<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ValueVisitor.expecting(f)
+    }
+
+    // A value that is not an object holds no wanted path; at the top it is an error that the
+    // slower reading reports.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.not_an_object()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<(), D::Error> {
+        de::DeserializeSeed::deserialize(self, inner)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        self.not_an_object()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Children met so far, by position; a node has a handful.
+        let mut met: u64 = 0;
+        while let Some(Key(name)) = map.next_key()? {
+            let at = if name.bytes().any(|b| b == b'.') {
+                *self.fall_back |= self.node.step(&name).is_some();
+                None
+            } else {
+                self.node
+                    .children
+                    .iter()
+                    .position(|(child, _)| same_text(child.as_bytes(), name.as_bytes()))
+            };
+            let Some(at) = at else {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            };
+            let bit = 1u64.checked_shl(at as u32).unwrap_or(0);
+            *self.fall_back |= bit == 0 || met & bit != 0;
+            met |= bit;
+            let child = SlotFill {
+                node: &self.node.children[at].1,
+                slots: &mut *self.slots,
+                fall_back: &mut *self.fall_back,
+                root: false,
+            };
+            map.next_value_seed(child)?;
+        }
+        Ok(())
+    }
+}
+
+impl SlotFill<'_, '_, '_> {
+    fn not_an_object<E>(self) -> Result<(), E> {
+        *self.fall_back |= self.root;
+        Ok(())
+    }
+}
+
+/// Parses a line that must hold one JSON object for the `wanted` paths. A line that nests its
+/// objects plainly, as nearly every writer does, has each path's value put in its slot as it
+/// is parsed, and a field is then found without searching; any other line is read as by
+/// [`parse_object_for`], with the same answers and the same errors.
+pub fn parse_fields_for<'a, 'w>(
+    line: &'a str,
+    wanted: &'w WantedPaths,
+) -> Result<Fields<'a, 'w>, ParseError> {
+    if wanted.slots_usable {
+        let mut slots = Vec::new();
+        slots.resize_with(wanted.paths.len(), || None);
+        let mut fall_back = false;
+        let fill = SlotFill {
+            node: &wanted.root,
+            slots: &mut slots,
+            fall_back: &mut fall_back,
+            root: true,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(line);
+        let parsed = de::DeserializeSeed::deserialize(fill, &mut deserializer)
+            .and_then(|()| deserializer.end());
+        if parsed.is_ok() && !fall_back {
+            return Ok(Fields { wanted, found: Found::Slots(slots) });
+        }
+    }
+    let object = parse_object_for(line, wanted)?;
+    Ok(Fields { wanted, found: Found::Object(object) })
+}
+
 /// Parses a line that must hold one JSON object, keeping only what a lookup of one of the
 /// `wanted` paths can reach.
 pub fn parse_object_for<'a>(line: &'a str, wanted: &WantedPaths) -> Result<Object<'a>, ParseError> {
@@ -403,8 +607,8 @@ pub fn lookup<'a, 'b>(object: &'a Object<'b>, path: &str) -> Option<&'a Value<'b
 }
 
 /// True when the path holds a non-null value.
-pub fn has(object: &Object, path: &str) -> bool {
-    lookup(object, path).is_some()
+pub fn has(object: &impl Record, path: &str) -> bool {
+    object.find(path).is_some()
 }
 
 fn wrong_type(path: &str, value: &Value, expected: &str) -> ParseError {
@@ -413,8 +617,8 @@ fn wrong_type(path: &str, value: &Value, expected: &str) -> ParseError {
 }
 
 /// A string field.
-pub fn get_str<'a>(object: &'a Object, path: &str) -> Result<Option<&'a str>, ParseError> {
-    match lookup(object, path) {
+pub fn get_str<'a>(object: &'a impl Record, path: &str) -> Result<Option<&'a str>, ParseError> {
+    match object.find(path) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.as_ref())),
         Some(other) => Err(wrong_type(path, other, "a string")),
@@ -423,8 +627,8 @@ pub fn get_str<'a>(object: &'a Object, path: &str) -> Result<Option<&'a str>, Pa
 
 /// A string kept as given, or a number written out, for identifiers that writers emit either
 /// way (Suricata `flow_id` is a number, Packetbeat `flow.id` a string).
-pub fn get_text(object: &Object, path: &str) -> Result<Option<String>, ParseError> {
-    match lookup(object, path) {
+pub fn get_text(object: &impl Record, path: &str) -> Result<Option<String>, ParseError> {
+    match object.find(path) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.to_string())),
         Some(Value::Number(number)) => Ok(Some(number.to_string())),
@@ -452,13 +656,26 @@ fn integral_text(number: &Number) -> String {
 }
 
 /// A non-negative count such as a byte total.
-pub fn get_count(object: &Object, path: &str) -> Result<Option<u64>, ParseError> {
-    lookup(object, path).map(|value| parse_count(path, &numeric_text(path, value)?)).transpose()
+pub fn get_count(object: &impl Record, path: &str) -> Result<Option<u64>, ParseError> {
+    let value = object.find(path);
+    // A whole JSON number needs no trip through text.
+    if let Some(count) = value.and_then(whole_number) {
+        return Ok(Some(count));
+    }
+    value.map(|value| parse_count(path, &numeric_text(path, value)?)).transpose()
+}
+
+/// The value of a JSON number that is a whole non-negative one.
+fn whole_number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number.as_u64(),
+        _ => None,
+    }
 }
 
 /// A duration in seconds, written as a number or a numeric string, as microseconds.
-pub fn get_duration_micros(object: &Object, path: &str) -> Result<Option<i64>, ParseError> {
-    let Some(value) = lookup(object, path) else {
+pub fn get_duration_micros(object: &impl Record, path: &str) -> Result<Option<i64>, ParseError> {
+    let Some(value) = object.find(path) else {
         return Ok(None);
     };
     let text = match value {
@@ -470,18 +687,22 @@ pub fn get_duration_micros(object: &Object, path: &str) -> Result<Option<i64>, P
 }
 
 /// A port number.
-pub fn get_port(object: &Object, path: &str) -> Result<Option<u16>, ParseError> {
-    lookup(object, path).map(|value| parse_port(path, &numeric_text(path, value)?)).transpose()
+pub fn get_port(object: &impl Record, path: &str) -> Result<Option<u16>, ParseError> {
+    let value = object.find(path);
+    if let Some(port) = value.and_then(whole_number).and_then(|n| u16::try_from(n).ok()) {
+        return Ok(Some(port));
+    }
+    value.map(|value| parse_port(path, &numeric_text(path, value)?)).transpose()
 }
 
 /// An IP address written as a string.
-pub fn get_ip(object: &Object, path: &str) -> Result<Option<IpAddr>, ParseError> {
+pub fn get_ip(object: &impl Record, path: &str) -> Result<Option<IpAddr>, ParseError> {
     get_str(object, path)?.map(|text| parse_ip(path, text)).transpose()
 }
 
 /// A flag written as a JSON boolean or as the string `true` / `false`.
-pub fn get_bool(object: &Object, path: &str) -> Result<Option<bool>, ParseError> {
-    match lookup(object, path) {
+pub fn get_bool(object: &impl Record, path: &str) -> Result<Option<bool>, ParseError> {
+    match object.find(path) {
         None => Ok(None),
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
         Some(Value::String(text)) if text == "true" => Ok(Some(true)),
@@ -491,8 +712,8 @@ pub fn get_bool(object: &Object, path: &str) -> Result<Option<bool>, ParseError>
 }
 
 /// A timestamp written as epoch seconds (number or string) or as an ISO 8601 string.
-pub fn get_time(object: &Object, path: &str) -> Result<Option<EpochMicros>, ParseError> {
-    let Some(value) = lookup(object, path) else {
+pub fn get_time(object: &impl Record, path: &str) -> Result<Option<EpochMicros>, ParseError> {
+    let Some(value) = object.find(path) else {
         return Ok(None);
     };
     let text = match value {
@@ -577,6 +798,40 @@ mod tests {
                 assert_eq!(lookup(&filtered, path), lookup(&whole, path), "{path} in {line}");
             }
         }
+        let more = [
+            r#"{"source":{"ip":"192.0.2.1"},"source":{"port":5},"n":2}"#,
+            r#"{"source":{"ip":"192.0.2.1"},"source":{"ip":null}}"#,
+            r#"{"destination":{"geo":{"country_iso_code":"NL"}},"agent.type":"x","n":null}"#,
+            r#"{"destination":{"geo":"NL"},"source":{"ip":{"v":4}},"event":{"start":[1]}}"#,
+            r#"{"n":{"a.b":1},"source":{"ip":"x","ip.v":4}}"#,
+            r#"{"source":{"ip":"x"},"source":{"ip":"y"},"event":{"start":2,"start":3}}"#,
+        ];
+        for line in lines.iter().chain(&more) {
+            let (whole, fields) = (object(line), parse_fields_for(line, &wanted).unwrap());
+            for path in paths {
+                assert_eq!(fields.find(path), lookup(&whole, path), "{path} in {line}");
+            }
+        }
+        let plain = parse_fields_for(lines[0], &wanted).unwrap();
+        assert!(matches!(plain.found, Found::Slots(_)));
+        for spelled_otherwise in [lines[1], lines[3], more[0], more[5]] {
+            let fields = parse_fields_for(spelled_otherwise, &wanted).unwrap();
+            assert!(matches!(fields.found, Found::Object(_)), "{spelled_otherwise}");
+        }
+        // A dotted key that leads nowhere wanted does not need the slower reading.
+        for unwanted_dots in [more[2], more[4]] {
+            let fields = parse_fields_for(unwanted_dots, &wanted).unwrap();
+            assert!(matches!(fields.found, Found::Slots(_)), "{unwanted_dots}");
+        }
+        for broken in [r#"{"n": 1} {"n": 2}"#, "[1]", "7", r#"{"n":"#] {
+            let slow = parse_object_for(broken, &wanted).unwrap_err();
+            assert_eq!(parse_fields_for(broken, &wanted).unwrap_err(), slow, "{broken}");
+        }
+        // Members nobody reads are checked for their syntax only.
+        let odd = r#"{"agent":{"type":"\ud800","n":1e400},"source":{"ip":"192.0.2.1"}}"#;
+        assert!(parse_object(odd).is_err());
+        let fields = parse_fields_for(odd, &wanted).unwrap();
+        assert_eq!(get_str(&fields, "source.ip").unwrap(), Some("192.0.2.1"));
         let filtered = parse_object_for(lines[0], &wanted).unwrap();
         assert_eq!(lookup(&filtered, "destination.geo.city_name"), None);
         assert_eq!(lookup(&filtered, "destination.ip"), None);

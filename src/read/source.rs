@@ -82,6 +82,11 @@ pub enum InputError {
          ({choices})"
     )]
     UnknownFormat { path: String, choices: String },
+    #[error(
+        "cannot tell the format of `{path}`: its first lines are longer than {max_bytes} bytes, \
+         the most a record may have; is it a log of one record per line?"
+    )]
+    LinesTooLong { path: String, max_bytes: usize },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
@@ -670,6 +675,13 @@ fn undetected(name: String, mut replay: VecDeque<Sniffed>) -> InputError {
     if !has_lines {
         return InputError::Empty { path: name };
     }
+    let only_too_long = replay.iter().all(|sniffed| match sniffed {
+        Sniffed::Line(bytes) => bytes.trim_ascii().is_empty(),
+        Sniffed::TooLong | Sniffed::Failed(_) => true,
+    });
+    if only_too_long {
+        return InputError::LinesTooLong { path: name, max_bytes: MAX_LINE_BYTES };
+    }
     let choices: Vec<&str> = InputFormat::ALL.iter().map(|format| format.as_str()).collect();
     InputError::UnknownFormat { path: name, choices: choices.join(", ") }
 }
@@ -867,6 +879,15 @@ mod regression_tests {
             Err(InputError::UnknownFormat { path, .. }) => assert_eq!(path, "notes.txt"),
             Err(other) => panic!("wrong error: {other}"),
             Ok(_) => panic!("a sentence is not a log"),
+        }
+        let mut huge = vec![b'{'; MAX_LINE_BYTES + 10];
+        huge.extend_from_slice(b"\n\n");
+        match InputReader::from_reader("one.ndjson", Box::new(io::Cursor::new(huge)), None) {
+            Err(error @ InputError::LinesTooLong { .. }) => {
+                assert!(error.to_string().contains("longer than 1048576 bytes"), "{error}");
+            }
+            Err(other) => panic!("wrong error: {other}"),
+            Ok(_) => panic!("no line could be read"),
         }
     }
 }

@@ -258,26 +258,28 @@ fn find_byte(byte: u8, text: &[u8], found: &mut Vec<usize>) {
     found.extend(tail.filter(|&(_, &b)| b == byte).map(|(at, _)| offset + at));
 }
 
-/// Decodes Zeek's `\xHH` escapes; any other text is kept as written.
+/// Decodes Zeek's `\xHH` escapes; any other text is kept as written. The escapes are bytes:
+/// `\xc2\xa7` is the two bytes of one UTF-8 character (`§`), not two characters.
 fn decode_escapes(text: &str) -> String {
-    let mut decoded = String::with_capacity(text.len());
+    let mut decoded = Vec::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("\\x") {
-        decoded.push_str(&rest[..start]);
+        decoded.extend_from_slice(&rest.as_bytes()[..start]);
         let hex = rest.get(start + 2..start + 4);
         match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
             Some(byte) => {
-                decoded.push(char::from(byte));
+                decoded.push(byte);
                 rest = &rest[start + 4..];
             }
             None => {
-                decoded.push_str("\\x");
+                decoded.extend_from_slice(b"\\x");
                 rest = &rest[start + 2..];
             }
         }
     }
-    decoded.push_str(rest);
-    decoded
+    decoded.extend_from_slice(rest.as_bytes());
+    String::from_utf8(decoded)
+        .unwrap_or_else(|bytes| String::from_utf8_lossy(bytes.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -371,6 +373,13 @@ mod tests {
         );
         assert_eq!(decode_escapes("\\x09"), "\t");
         assert_eq!(decode_escapes("a\\xzz"), "a\\xzz");
+        // A separator of several bytes is written as the escapes of each of its bytes.
+        assert_eq!(decode_escapes("\\xc2\\xa7"), "\u{a7}");
+        let text = "#separator \\xc2\\xa7\n\
+            #fields\u{a7}ts\u{a7}id.orig_h\u{a7}id.resp_h\u{a7}orig_bytes\n\
+            1676913498.5\u{a7}192.168.1.109\u{a7}1.1.1.1\u{a7}86\n";
+        let read = crate::read::test_support::flows(&parse_all(&mut ZeekTsvParser::new(), text));
+        assert_eq!((read[0].destination_ip, read[0].bytes_sent), (ip("1.1.1.1"), Some(86)));
     }
 
     #[test]
