@@ -716,9 +716,9 @@ pub fn get_time(object: &impl Record, path: &str) -> Result<Option<EpochMicros>,
     let Some(value) = object.find(path) else {
         return Ok(None);
     };
-    let text = match value {
-        Value::Number(number) => number.to_string(),
-        Value::String(text) => text.to_string(),
+    let text: Cow<str> = match value {
+        Value::Number(number) => Cow::Owned(number.to_string()),
+        Value::String(text) => Cow::Borrowed(text),
         other => return Err(bad_timestamp(path, &other.to_string())),
     };
     any_to_micros(&text).map(Some).ok_or_else(|| bad_timestamp(path, &text))

@@ -372,10 +372,20 @@ impl LineBatch {
 
     /// Parses the lines in order, giving each line's number and outcome to `each`.
     pub fn parse(mut self, mut each: impl FnMut(u64, Result<LineOutcome, ParseError>)) {
+        // Checked once for the whole batch, nearly always valid; a line of a batch that is
+        // not is checked on its own, to say which line is at fault.
+        let whole_text = std::str::from_utf8(&self.text).ok();
         for (index, line) in self.lines.iter().enumerate() {
             let result = match *line {
                 BatchLine::Text { start, end } => {
-                    line_text(&self.text[start..end]).and_then(|text| self.parser.parse_line(text))
+                    // Lines are stored without their newlines, so a line cut in the middle of
+                    // a character can make a valid whole with the next one: a line that does
+                    // not start and end on character boundaries is checked on its own.
+                    let text = match whole_text.and_then(|whole| whole.get(start..end)) {
+                        Some(text) => Ok(text.strip_suffix('\r').unwrap_or(text)),
+                        None => line_text(&self.text[start..end]),
+                    };
+                    text.and_then(|text| self.parser.parse_line(text))
                 }
                 BatchLine::TooLong => Err(too_long_error()),
             };
@@ -776,6 +786,26 @@ mod tests {
         assert_eq!((items[2].line, reason(&items[2])), (3, Some(SkipReason::MalformedLine)));
         assert!(items[2].result.as_ref().unwrap_err().message.contains("utf-8"));
         assert!(matches!(items[3].result, Ok(LineOutcome::Flow(_))));
+    }
+
+    #[test]
+    fn a_character_cut_across_two_lines_of_a_batch_fails_both() {
+        // The two halves of `é` end one line and start the next: valid together, not apart.
+        let mut text = ZEEK_JSON.lines().next().unwrap().as_bytes().to_vec();
+        text.extend(b"\n{\"ts\":1,\"note\":\"caf\xc3\n\xa9\"}\n");
+        text.extend(ZEEK_JSON.lines().nth(1).unwrap().as_bytes());
+        let mut reader = reader(text, None).unwrap();
+        let mut outcomes = Vec::new();
+        while let Some(batch) = reader.next_batch() {
+            batch.parse(|line, result| outcomes.push((line, result)));
+        }
+        assert_eq!(outcomes.len(), 4);
+        assert!(matches!(outcomes[0].1, Ok(LineOutcome::Flow(_))));
+        for (line, result) in &outcomes[1..3] {
+            let error = result.as_ref().unwrap_err();
+            assert!(error.message.contains("not valid utf-8"), "line {line}: {error}");
+        }
+        assert!(matches!(outcomes[3].1, Ok(LineOutcome::Flow(_))));
     }
 
     #[test]
