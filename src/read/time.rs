@@ -8,7 +8,9 @@
 use crate::flow::{EpochMicros, MICROS_PER_SEC};
 use crate::read::ParseError;
 use crate::skip::SkipReason;
-use chrono::{DateTime, NaiveDateTime};
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use std::sync::LazyLock;
 
 /// Digits of a fraction of a second that fit in microseconds; finer digits are dropped, since
 /// no sensor we read is more precise than that.
@@ -93,10 +95,25 @@ fn scientific_to_micros(text: &str, unit_micros: i64) -> Option<EpochMicros> {
 pub fn iso8601_to_micros(text: &str) -> Option<EpochMicros> {
     let text = text.trim();
     DateTime::parse_from_rfc3339(text)
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%z"))
         .ok()
+        .or_else(|| with_offset(text, &WITH_T))
+        .or_else(|| with_offset(text, &WITH_SPACE))
         .map(|time| time.timestamp_micros())
+}
+
+/// The two formats with an offset that RFC 3339 does not cover (`+0000`, Suricata's), as
+/// `chrono` items read once: taking a format string apart costs more than the parse itself,
+/// and Suricata writes two such timestamps per flow.
+static WITH_T: LazyLock<Vec<Item<'static>>> =
+    LazyLock::new(|| StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.f%z").collect());
+static WITH_SPACE: LazyLock<Vec<Item<'static>>> =
+    LazyLock::new(|| StrftimeItems::new("%Y-%m-%d %H:%M:%S%.f%z").collect());
+
+/// What `DateTime::parse_from_str` does with the format already taken apart.
+fn with_offset(text: &str, items: &[Item<'static>]) -> Option<DateTime<FixedOffset>> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
+    parsed.to_datetime().ok()
 }
 
 /// Reads a timestamp without an offset in the given `chrono` format, as UTC.
@@ -149,6 +166,28 @@ mod tests {
             .chain(["-", "+", "-+5", "+-5", "5-", "1.5x", "1. 5", "\u{e9}"])
         {
             assert_eq!(epoch_seconds_to_micros(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_read_once_parse_as_chrono_parses_the_format_string() {
+        let texts = [
+            "2024-01-01T00:00:30.278384+0000",
+            "2024-01-01 00:00:30.278384-0530",
+            "2024-01-01T00:00:30+0100",
+            "2024-01-01T00:00:30.1+00:00",
+            "2024-02-30T00:00:30+0000",
+            "2024-01-01T00:00:30",
+            "2024-01-01T25:00:30+0000",
+            "x",
+        ];
+        for text in texts {
+            for (items, format) in
+                [(&WITH_T, "%Y-%m-%dT%H:%M:%S%.f%z"), (&WITH_SPACE, "%Y-%m-%d %H:%M:%S%.f%z")]
+            {
+                let expected = DateTime::parse_from_str(text, format).ok();
+                assert_eq!(with_offset(text, items), expected, "{text} as {format}");
+            }
         }
     }
 
