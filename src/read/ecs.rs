@@ -97,20 +97,7 @@ impl RecordParser for EcsParser {
     }
 
     fn parse_line(&mut self, line: &str) -> Result<LineOutcome, ParseError> {
-        if line.trim().is_empty() {
-            return Ok(LineOutcome::Ignored);
-        }
-        let event = json::parse_fields_for(line, &WANTED)?;
-        let outcome = flow_of(&event);
-        // The whole line, parsed and searched the slow way, must say the same. A line that
-        // only a whole parse rejects is left out: members that are not read are checked for
-        // their syntax only (see `json::parse_object_for`).
-        if cfg!(debug_assertions) {
-            if let Ok(whole) = json::parse_object(line) {
-                assert_eq!(outcome, flow_of(&whole), "{line}");
-            }
-        }
-        outcome
+        json::read_wanted(line, &WANTED, |event| flow_of(event), |whole| flow_of(whole))
     }
 }
 

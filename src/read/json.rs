@@ -15,7 +15,7 @@
 use crate::flow::EpochMicros;
 use crate::read::time::{any_to_micros, bad_timestamp};
 use crate::read::value::{parse_count, parse_duration_micros, parse_ip, parse_port};
-use crate::read::ParseError;
+use crate::read::{LineOutcome, ParseError};
 use crate::skip::SkipReason;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
@@ -555,6 +555,33 @@ pub fn parse_fields_for<'a, 'w>(
     }
     let object = parse_object_for(line, wanted)?;
     Ok(Fields { wanted, found: Found::Object(object) })
+}
+
+/// Reads one JSON line of a reader that looks up `wanted` paths: a blank line is ignored,
+/// any other is parsed for those paths and turned into an outcome by `outcome`, which the
+/// reader writes once for both kinds of [`Record`]. In debug builds the whole line, parsed and
+/// searched the slow way, must give the same outcome; a line that only a whole parse rejects
+/// is left out, since members that are not read are checked for their syntax only. Readers
+/// pass closures (`|event| flow_of(event)`): a generic function named directly would be fixed
+/// to one lifetime of the record.
+// Inlined into each reader, as the body it took the place of was: 1% fewer instructions on ECS.
+#[inline]
+pub fn read_wanted(
+    line: &str,
+    wanted: &WantedPaths,
+    outcome: impl Fn(&Fields) -> Result<LineOutcome, ParseError>,
+    whole_outcome: impl Fn(&Object) -> Result<LineOutcome, ParseError>,
+) -> Result<LineOutcome, ParseError> {
+    if line.trim().is_empty() {
+        return Ok(LineOutcome::Ignored);
+    }
+    let read = outcome(&parse_fields_for(line, wanted)?);
+    if cfg!(debug_assertions) {
+        if let Ok(whole) = parse_object(line) {
+            assert_eq!(read, whole_outcome(&whole), "{line}");
+        }
+    }
+    read
 }
 
 /// Parses a line that must hold one JSON object, keeping only what a lookup of one of the
