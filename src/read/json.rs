@@ -11,6 +11,13 @@
 //! a few dozen short members, which a linear search finds faster than a tree or hash map is
 //! built, and the line's text is not copied. When a key appears twice the last one counts, as
 //! in most JSON readers.
+//!
+//! A reader that knows its paths in advance (ECS, Suricata) names them in [`WantedPaths`] and
+//! reads a line with [`read_wanted`]: a line that nests its objects plainly has each wanted
+//! path's value put in a *slot* of its own while it is parsed, and nothing else is built; a
+//! line that spells a wanted path with dotted keys, or repeats a key on the way to one, is
+//! parsed into the members those paths can reach and searched with [`lookup`]. Both give the
+//! same answers, through the [`Record`] trait.
 
 use crate::flow::EpochMicros;
 use crate::read::time::{any_to_micros, bad_timestamp};
