@@ -539,7 +539,7 @@ impl SlotFill<'_, '_, '_> {
 /// objects plainly, as nearly every writer does, has each path's value put in its slot as it
 /// is parsed, and a field is then found without searching; any other line is read as by
 /// [`parse_object_for`], with the same answers and the same errors.
-pub fn parse_fields_for<'a, 'w>(
+fn parse_fields_for<'a, 'w>(
     line: &'a str,
     wanted: &'w WantedPaths,
 ) -> Result<Fields<'a, 'w>, ParseError> {
@@ -593,7 +593,7 @@ pub fn read_wanted(
 
 /// Parses a line that must hold one JSON object, keeping only what a lookup of one of the
 /// `wanted` paths can reach.
-pub fn parse_object_for<'a>(line: &'a str, wanted: &WantedPaths) -> Result<Object<'a>, ParseError> {
+fn parse_object_for<'a>(line: &'a str, wanted: &WantedPaths) -> Result<Object<'a>, ParseError> {
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let parsed = de::DeserializeSeed::deserialize(FilteredValue(&wanted.root), &mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value));
